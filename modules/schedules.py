@@ -1,0 +1,55 @@
+"""Per-epoch schedules as pure functions of the epoch: resume needs nothing but the epoch."""
+import numpy as np
+
+KL_ANNEAL_TYPES = ("Cyclical", "Monotonic", "None")
+TF_FLIP_MODES = ("epoch", "batch", "frame")
+
+
+def linear_cyclical_schedule(num_epochs, n_cycle=1, ratio=1.0, start=0.0, stop=1.0):
+    """Fu et al. 2019 (``frange_cycle_linear``): in each of ``n_cycle`` periods, rise linearly
+    from ``start`` to ``stop`` over the first ``ratio`` of the period, then hold ``stop``.
+    Returns a float array of length ``num_epochs``."""
+    beta = np.full(num_epochs, stop, dtype=np.float64)
+    period = num_epochs / n_cycle
+    step = (stop - start) / (period * ratio)
+    for cycle in range(n_cycle):
+        value, i = start, 0
+        while value <= stop and int(i + cycle * period) < num_epochs:
+            beta[int(i + cycle * period)] = value
+            value += step
+            i += 1
+    return beta
+
+
+def kl_beta(epoch, kl_anneal_type, num_epoch, kl_anneal_cycle, kl_anneal_ratio):
+    """KL weight of ``epoch`` (0-based). Epochs past ``num_epoch`` keep the last value."""
+    if kl_anneal_type == "None":
+        return 1.0
+    if kl_anneal_type == "Monotonic":
+        n_cycle = 1
+    elif kl_anneal_type == "Cyclical":
+        n_cycle = kl_anneal_cycle
+    else:
+        raise ValueError(f"kl_anneal_type must be one of {KL_ANNEAL_TYPES}, got {kl_anneal_type!r}")
+    schedule = linear_cyclical_schedule(num_epoch, n_cycle, kl_anneal_ratio)
+    return float(schedule[min(epoch, num_epoch - 1)])
+
+
+def teacher_forcing_ratio(epoch, tfr, tfr_sde, tfr_d_step):
+    """Template rule: start at ``tfr``; from epoch ``tfr_sde`` on, lose ``tfr_d_step`` per epoch; floor 0.
+
+    The template decrements after finishing an epoch once its epoch counter (1-based after the
+    increment) reaches ``tfr_sde``: 0-based epochs 0..tfr_sde-1 train with ``tfr``, epoch
+    tfr_sde with ``tfr - tfr_d_step``, and so on.
+    """
+    decays = max(0, epoch - tfr_sde + 1)
+    return max(0.0, tfr - decays * tfr_d_step)
+
+
+def partial_for_epoch(epoch, partial, fast_train, fast_partial, fast_train_epoch):
+    """Fraction of the training clips used in ``epoch``: ``fast_partial`` while ``fast_train`` is
+    on and ``epoch <= fast_train_epoch`` (the template's test, so fast_train_epoch + 1 epochs),
+    else ``partial``."""
+    if fast_train and epoch <= fast_train_epoch:
+        return fast_partial
+    return partial

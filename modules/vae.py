@@ -1,0 +1,211 @@
+"""VAE_Model: the course's pose-conditioned CVAE as a pure nn.Module.
+
+Video tensors are (B, T, C, H, W) with values in [0, 1]; frames (B, C, H, W). ``poses[:, t]`` is
+the pose of ``frames[:, t]``; frame t is predicted from frame t-1, pose t and a latent z_t of
+shape (B, N_dim, H, W).
+"""
+import torch
+from torch import nn
+
+from .modules import (INTENDED_LEAKY_SLOPE, TEMPLATE_LEAKY_SLOPE, Decoder_Fusion, Gaussian_Predictor,
+                      Generator, Label_Encoder, RGB_Encoder)
+from .objective import reparameterize, soft_clamp_logvar
+
+OUTPUT_MODES = ("template", "residual")
+INIT_MODES = ("default", "scaled")
+Z_MODES = ("prior", "zero")
+# Frames are clamped away from 0 and 1 before the logit of the residual output path.
+_LOGIT_EPS = 1e-3
+
+
+class VAE_Model(nn.Module):
+    """The five template networks plus the wiring between them.
+
+    Args:
+        F_dim, L_dim, N_dim, D_out_dim: widths of frame features, pose features, latent, fusion.
+        fix_leaky_relu: use LeakyReLU(0.01) where the template's ``nn.LeakyReLU(True)`` is the
+            identity. Off by default so template checkpoints give the template's outputs.
+        output_mode: ``template``: frame = sigmoid(Generator(...)). ``residual``: frame =
+            sigmoid(logit(previous frame) + Generator(...)), with the Generator's last conv
+            zero-initialised, so an untrained model copies the previous frame and training only
+            has to learn the change. Same parameters (and state_dict) in both modes.
+        init: ``default`` (PyTorch's) or ``scaled``: every conv N(0, 1/fan_in) with zero bias
+            and the last conv of each residual branch zeroed, so the image signal reaches the
+            output at its own scale instead of shrinking ~10x through the stacked blocks.
+    """
+
+    def __init__(self, F_dim=128, L_dim=32, N_dim=12, D_out_dim=192, fix_leaky_relu=False,
+                 output_mode="template", init="default"):
+        super().__init__()
+        if N_dim < 4:
+            raise ValueError(f"N_dim must be >= 4 (Gaussian_Predictor has N_dim // 4 channels), got {N_dim}")
+        if output_mode not in OUTPUT_MODES:
+            raise ValueError(f"output_mode must be one of {OUTPUT_MODES}, got {output_mode!r}")
+        if init not in INIT_MODES:
+            raise ValueError(f"init must be one of {INIT_MODES}, got {init!r}")
+        slope = INTENDED_LEAKY_SLOPE if fix_leaky_relu else TEMPLATE_LEAKY_SLOPE
+        self.output_mode = output_mode
+        self.N_dim = N_dim
+        self.frame_transformation = RGB_Encoder(3, F_dim)
+        self.label_transformation = Label_Encoder(3, L_dim, leaky_slope=slope)
+        self.Gaussian_Predictor = Gaussian_Predictor(F_dim + L_dim, N_dim, leaky_slope=slope)
+        self.Decoder_Fusion = Decoder_Fusion(F_dim + L_dim + N_dim, D_out_dim)
+        self.Generator = Generator(input_nc=D_out_dim, output_nc=3)
+        if init == "scaled":
+            _scaled_init_(self)
+        if output_mode == "residual":
+            nn.init.zeros_(self.Generator[-1].weight)
+            nn.init.zeros_(self.Generator[-1].bias)
+
+    # -- the parts ---------------------------------------------------------------------------
+    def encode_poses(self, poses):
+        """(B, T, 3, H, W) -> (B, T, L, H, W).
+
+        In training mode the Label_Encoder's BatchNorm sees one frame (B samples) per call, as in
+        the template's frame-by-frame step, so its statistics and running averages match it.
+        """
+        if self.training:
+            return torch.stack([self.label_transformation(poses[:, t]) for t in range(poses.shape[1])], dim=1)
+        return _per_frame(self.label_transformation, poses)
+
+    def posterior(self, frame_features, pose_features):
+        """q(z | frame t, pose t): features (..., C, H, W) -> (mu, logvar), each (..., N, H, W)."""
+        params = _per_frame(lambda f, p: torch.cat(self.Gaussian_Predictor(f, p), dim=1),
+                            frame_features, pose_features)
+        mu, logvar = params.chunk(2, dim=-3)
+        return mu, soft_clamp_logvar(logvar)
+
+    def decode(self, prev_features, pose_features, z, prev_frames):
+        """Predict frames from the previous frame's features, the pose features and z.
+
+        All arguments are (..., C, H, W) with matching leading dims; returns frames in [0, 1].
+        """
+        logits = _per_frame(lambda *x: self.Generator(self.Decoder_Fusion(*x)),
+                            prev_features, pose_features, z)
+        if self.output_mode == "residual":
+            logits = logits + torch.logit(prev_frames.clamp(_LOGIT_EPS, 1 - _LOGIT_EPS))
+        return torch.sigmoid(logits)
+
+    # -- one step and a rollout ----------------------------------------------------------------
+    def step(self, prev_frame, pose, target=None, z=None):
+        """One prediction step on (B, 3, H, W) tensors.
+
+        z: given, or sampled from the posterior q(z | target, pose) when ``target`` is given,
+        else from the prior N(0, I). Returns (frame, mu, logvar); mu/logvar are None without
+        ``target``.
+        """
+        pose_features = self.label_transformation(pose)
+        mu = logvar = None
+        if target is not None:
+            mu, logvar = self.posterior(self.frame_transformation(target), pose_features)
+            if z is None:
+                z = reparameterize(mu, logvar)
+        if z is None:
+            z = self.prior_z(prev_frame.shape[0], prev_frame.shape[-2:], prev_frame)
+        frame = self.decode(self.frame_transformation(prev_frame), pose_features, z, prev_frame)
+        return frame, mu, logvar
+
+    def prior_z(self, batch_size, size, like, z_mode="prior", generator=None):
+        """Latent for a rollout step: N(0, I) samples (``prior``) or zeros (``zero``)."""
+        shape = (batch_size, self.N_dim, *size)
+        if z_mode == "zero":
+            return torch.zeros(shape, device=like.device, dtype=like.dtype)
+        if z_mode == "prior":
+            return torch.randn(shape, device=like.device, dtype=like.dtype, generator=generator)
+        raise ValueError(f"z_mode must be one of {Z_MODES}, got {z_mode!r}")
+
+    def rollout(self, first_frame, poses, z_mode="prior", generator=None, out=None):
+        """Generate a video autoregressively from its first frame and its poses.
+
+        Args:
+            first_frame: (B, 3, H, W) in [0, 1].
+            poses: (B, T, 3, H, W); ``poses[:, 0]`` (the first frame's pose) is not used.
+            z_mode: ``prior`` (z ~ N(0, I), the course's test protocol) or ``zero``.
+            generator: optional torch.Generator for the prior samples.
+            out: optional (B, T, 3, H, W) tensor to write into (e.g. on another device).
+        Returns: (B, T, 3, H, W) frames; frame 0 is ``first_frame``.
+
+        The posterior is never computed, every pose is encoded up front in one batched call,
+        and videos of the batch are generated together.
+        """
+        batch, length = poses.shape[:2]
+        pose_features = self.encode_poses(poses[:, 1:])
+        if out is None:
+            out = first_frame.new_empty(batch, length, *first_frame.shape[1:])
+        out[:, 0] = first_frame
+        frame = first_frame
+        for t in range(1, length):
+            z = self.prior_z(batch, frame.shape[-2:], frame, z_mode, generator)
+            frame = self.decode(self.frame_transformation(frame), pose_features[:, t - 1], z, frame)
+            out[:, t] = frame
+        return out
+
+    # -- training pass -------------------------------------------------------------------------
+    def forward(self, frames, poses, teacher_forcing, eps=None):
+        """Training pass over a clip, predicting frames 1..T-1 with posterior latents.
+
+        Args:
+            frames, poses: (B, T, 3, H, W) ground truth and poses.
+            teacher_forcing: a bool for the whole clip, or a (T-1,) bool sequence: where true,
+                step t starts from ground-truth frame t-1, else from the model's own frame t-1.
+            eps: optional (B, T-1, N, H, W) noise for the reparameterisation (tests pass it to
+                compare formulations); drawn from N(0, I) otherwise.
+        Returns: (pred (B, T-1, 3, H, W), mu, logvar (B, T-1, N, H, W)).
+
+        Every ground-truth frame is encoded once (it is both step t's posterior target and step
+        t+1's teacher-forced input), poses and posteriors of the whole clip are computed in
+        batched calls, and under full teacher forcing so is the decoder; only free-running
+        steps run one after another.
+        """
+        steps = frames.shape[1] - 1
+        forced = _forcing_mask(teacher_forcing, steps)
+        frame_features = _per_frame(self.frame_transformation, frames)
+        pose_features = self.encode_poses(poses[:, 1:])
+        mu, logvar = self.posterior(frame_features[:, 1:], pose_features)
+        z = reparameterize(mu, logvar, eps)
+        if all(forced):
+            pred = self.decode(frame_features[:, :-1], pose_features, z, frames[:, :-1])
+            return pred, mu, logvar
+        preds = []
+        for t in range(steps):
+            if forced[t] or t == 0:
+                prev_frame, prev_features = frames[:, t], frame_features[:, t]
+            else:
+                prev_frame = preds[-1]
+                prev_features = self.frame_transformation(prev_frame)
+            preds.append(self.decode(prev_features, pose_features[:, t], z[:, t], prev_frame))
+        return torch.stack(preds, dim=1), mu, logvar
+
+
+def _forcing_mask(teacher_forcing, steps):
+    if isinstance(teacher_forcing, bool):
+        return [teacher_forcing] * steps
+    mask = [bool(x) for x in teacher_forcing]
+    if len(mask) != steps:
+        raise ValueError(f"teacher_forcing mask has {len(mask)} entries for {steps} steps")
+    return mask
+
+
+def _per_frame(fn, *videos):
+    """Apply an image network to (B, T, C, H, W) tensors by folding T into the batch.
+
+    (B, C, H, W) inputs are passed through unchanged.
+    """
+    if videos[0].dim() == 4:
+        return fn(*videos)
+    batch, length = videos[0].shape[:2]
+    out = fn(*(v.reshape(batch * length, *v.shape[2:]) for v in videos))
+    return out.reshape(batch, length, *out.shape[1:])
+
+
+def _scaled_init_(model):
+    """Variance-1/fan_in conv weights, zero biases, zeroed last conv of every residual branch."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            fan_in = module.weight[0].numel()
+            nn.init.normal_(module.weight, std=fan_in ** -0.5)
+            nn.init.zeros_(module.bias)
+    for module in model.modules():
+        branch_end = getattr(module, "last_branch_conv", None)
+        if branch_end is not None:
+            nn.init.zeros_(branch_end.weight)

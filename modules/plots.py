@@ -1,0 +1,45 @@
+"""Training curves drawn from a run's metrics file (nothing is recomputed)."""
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .runlog import read_metrics  # noqa: E402
+
+CURVES = {
+    "loss": (("train_loss", "train loss"), ("val_loss", "val loss (rollout MSE)")),
+    "psnr": (("val_psnr", "val PSNR (dB)"),),
+    "beta": (("beta", "KL weight beta"),),
+    "tfr": (("tfr", "teacher-forcing ratio"), ("teacher_forcing", "teacher-forced share of steps")),
+}
+
+
+def plot_curve(rows, series, path, title):
+    """One figure: each (column, label) of ``series`` against the epoch."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    epochs = [r["epoch"] for r in rows]
+    for column, label in series:
+        ax.plot(epochs, [r[column] for r in rows], marker="o", markersize=3, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_training_curves(metrics_csv, out_dir):
+    """Draw loss.png, psnr.png, beta.png, tfr.png from ``metrics_csv`` into ``out_dir``."""
+    rows = read_metrics(metrics_csv)
+    if not rows:
+        return []
+    out_dir = Path(out_dir)
+    paths = []
+    for name, series in CURVES.items():
+        path = out_dir / f"{name}.png"
+        plot_curve(rows, series, path, name)
+        paths.append(path)
+    return paths

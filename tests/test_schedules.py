@@ -1,0 +1,39 @@
+"""Schedules: Fu et al.'s cyclical vectors, the three KL modes, teacher forcing, fast_train."""
+import numpy as np
+import pytest
+
+from modules.schedules import kl_beta, linear_cyclical_schedule, partial_for_epoch, teacher_forcing_ratio
+
+
+@pytest.mark.parametrize("n, cycles, ratio, expected", [
+    (10, 2, 0.5, [0, .4, .8, 1, 1, 0, .4, .8, 1, 1]),
+    (12, 3, 1.0, [0, .25, .5, .75] * 3),
+    (10, 1, 0.25, [0, .4, .8, 1, 1, 1, 1, 1, 1, 1]),
+])
+def test_linear_cyclical_schedule_matches_fu_et_al(n, cycles, ratio, expected):
+    np.testing.assert_allclose(linear_cyclical_schedule(n, cycles, ratio), expected, atol=1e-12)
+
+
+def test_kl_modes():
+    args = dict(num_epoch=10, kl_anneal_cycle=2, kl_anneal_ratio=0.5)
+    assert [kl_beta(e, "Cyclical", **args) for e in range(10)] == pytest.approx([0, .4, .8, 1, 1] * 2)
+    assert [kl_beta(e, "Monotonic", **args) for e in range(4)] == pytest.approx([0, .2, .4, .6])
+    assert kl_beta(9, "Monotonic", **args) == 1.0
+    assert {kl_beta(e, "None", **args) for e in range(10)} == {1.0}
+    assert kl_beta(25, "Cyclical", **args) == kl_beta(9, "Cyclical", **args)
+    with pytest.raises(ValueError, match="kl_anneal_type"):
+        kl_beta(0, "cyclical", **args)
+
+
+def test_teacher_forcing_decays_from_tfr_sde_and_floors_at_zero():
+    ratios = [teacher_forcing_ratio(e, tfr=1.0, tfr_sde=10, tfr_d_step=0.1) for e in range(25)]
+    assert ratios[:10] == [1.0] * 10
+    assert ratios[10:13] == pytest.approx([0.9, 0.8, 0.7])
+    assert ratios[19] == pytest.approx(0.0, abs=1e-12) and ratios[24] == 0.0
+    assert teacher_forcing_ratio(3, tfr=0.0, tfr_sde=0, tfr_d_step=0.1) == 0.0
+
+
+def test_fast_train_uses_fast_partial_for_the_first_epochs():
+    args = dict(partial=1.0, fast_partial=0.4, fast_train_epoch=5)
+    assert [partial_for_epoch(e, fast_train=True, **args) for e in (0, 5, 6)] == [0.4, 0.4, 1.0]
+    assert partial_for_epoch(0, fast_train=False, **args) == 1.0

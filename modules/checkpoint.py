@@ -63,9 +63,27 @@ def load_model_weights(model, state_dict, path="checkpoint"):
                 lines.append(f"  {name} keys ({len(keys)}): {', '.join(keys[:6])}{' ...' if len(keys) > 6 else ''}")
         for key in wrong_shape[:6]:
             lines.append(f"  {key}: checkpoint {tuple(state_dict[key].shape)} vs model {tuple(own[key].shape)}")
-        lines.append("  the widths must match: check --F_dim --L_dim --N_dim --D_out_dim")
+        widths = widths_from_state_dict(state_dict)
+        if widths:
+            flags = " ".join(f"--{k} {v}" for k, v in widths.items())
+            lines.append(f"  the checkpoint's widths are {flags}: pass these flags")
+        else:
+            lines.append("  the widths must match: check --F_dim --L_dim --N_dim --D_out_dim")
         raise UserInputError("\n".join(lines))
     model.load_state_dict(state_dict, strict=True)
+
+
+def widths_from_state_dict(state_dict):
+    """Read F_dim, L_dim, N_dim, D_out_dim off the weights of a VAE_Model; {} if they are not there."""
+    shapes = {
+        "F_dim": ("frame_transformation.6.weight", 1),
+        "L_dim": ("label_transformation.4.conv1.weight", 1),
+        "N_dim": ("Gaussian_Predictor.6.weight", 2),
+        "D_out_dim": ("Decoder_Fusion.5.weight", 1),
+    }
+    if not all(key in state_dict for key, _ in shapes.values()):
+        return {}
+    return {flag: state_dict[key].shape[0] // div for flag, (key, div) in shapes.items()}
 
 
 def rng_state():

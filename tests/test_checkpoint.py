@@ -1,0 +1,72 @@
+"""Checkpoints: atomic round trip, the course template's format, readable errors."""
+import pytest
+import torch
+
+from modules.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
+from modules.errors import UserInputError
+from modules.vae import VAE_Model
+
+TINY = dict(F_dim=16, L_dim=8, N_dim=4, D_out_dim=16)
+
+
+def test_round_trip_keeps_every_tensor_and_leaves_no_temp_file(tmp_path):
+    model = VAE_Model(**TINY)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.rand(1, 3, 3, 8, 8), torch.rand(1, 3, 3, 8, 8), True)[0].sum().backward()
+    optimizer.step()
+    path = tmp_path / "ckpt" / "last.pt"
+    save_checkpoint(path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 3,
+                           "best_psnr": 21.5, "config": {"F_dim": 16, "milestones": [2, 5]}})
+    assert [p.name for p in path.parent.iterdir()] == ["last.pt"]
+    ckpt = load_checkpoint(path)
+    assert ckpt["epoch"] == 3 and ckpt["best_psnr"] == 21.5 and ckpt["config"]["milestones"] == [2, 5]
+    restored = VAE_Model(**TINY)
+    load_model_weights(restored, ckpt["model"])
+    for key, value in model.state_dict().items():
+        assert torch.equal(restored.state_dict()[key], value)
+    fresh_optimizer = torch.optim.Adam(restored.parameters())
+    fresh_optimizer.load_state_dict(ckpt["optimizer"])
+    assert fresh_optimizer.state_dict()["state"][0]["step"] == 1
+
+
+def test_template_format_checkpoint_loads_strictly_and_gives_the_same_outputs(tmp_path):
+    torch.manual_seed(0)
+    template_model = VAE_Model().eval()
+    path = tmp_path / "epoch=5.ckpt"
+    torch.save({"state_dict": template_model.state_dict(), "optimizer": template_model.state_dict(),
+                "lr": 1e-5, "tfr": 0.5, "last_epoch": 5}, path)
+    ckpt = load_checkpoint(path)
+    assert ckpt["template"] and ckpt["epoch"] == 5
+    model = VAE_Model().eval()
+    load_model_weights(model, ckpt["model"], path)
+    first, poses = torch.rand(1, 3, 32, 64), torch.rand(1, 3, 3, 32, 64)
+    torch.testing.assert_close(model.rollout(first, poses, z_mode="zero"),
+                               template_model.rollout(first, poses, z_mode="zero"))
+
+
+def test_missing_and_corrupt_checkpoints_are_named(tmp_path):
+    with pytest.raises(UserInputError, match="nope.pt does not exist"):
+        load_checkpoint(tmp_path / "nope.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(UserInputError, match="bad.pt could not be read"):
+        load_checkpoint(bad)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(1)}, foreign)
+    with pytest.raises(UserInputError, match="neither this repo's format nor the course template's"):
+        load_checkpoint(foreign)
+
+
+def test_wrong_architecture_lists_mismatched_keys_and_the_flags_to_fix(tmp_path):
+    with pytest.raises(UserInputError) as err:
+        load_model_weights(VAE_Model(**TINY), VAE_Model().state_dict(), "big.pt")
+    message = str(err.value)
+    assert "big.pt does not fit" in message
+    assert "Decoder_Fusion.0.block.0.conv1.0.bias: checkpoint (172,) vs model (28,)" in message
+    assert "--F_dim 128 --L_dim 32 --N_dim 12 --D_out_dim 192" in message
+
+
+def test_ddp_and_compile_prefixes_are_stripped():
+    model = VAE_Model(**TINY)
+    prefixed = {f"module.{k}": v for k, v in model.state_dict().items()}
+    load_model_weights(VAE_Model(**TINY), prefixed)

@@ -1,0 +1,339 @@
+"""LAB4 datasets: scan and validate a dataset folder once, decode each frame once, serve clips.
+
+Layout (the real course dataset and the embedded synthetic one)::
+
+    DR/train/train_img/frame<N>.png   DR/train/train_label/frame<N>.png
+    DR/val/val_img/frame<N>.png       DR/val/val_label/frame<N>.png
+    DR/test/test_img/<v>/<N>.png      DR/test/test_label/<v>/<N>.png   (first frame; all labels)
+    DR/test/test_img_gt/<v>/<N>.png   (synthetic and imported datasets only: the test ground truth)
+
+Frames sort by the integer in their name (``frame12.png`` before ``frame100.png``). Every frame is
+decoded and resized once with PIL's bilinear filter (exactly the template's ``Resize`` + ``ToTensor``),
+kept in memory as uint8 (N, 3, H, W) and cached on disk, so later runs start in seconds. Items are float32
+in [0, 1]; a batch from a DataLoader is (B, T, 3, H, W).
+"""
+
+import hashlib
+import json
+import os
+import re
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from modules.errors import UserInputError
+
+CACHE_VERSION = 1
+CACHE_DIR_NAME = ".lab4_cache"
+USER_CACHE_DIR = Path.home() / ".cache" / "lab4_cvae"
+FRAME_NAME = re.compile(r"(?:frame)?(\d+)\.png", re.IGNORECASE)
+IGNORED_NAMES = {"thumbs.db", "desktop.ini"}  # files the OS drops into image folders
+MAX_NAMES_SHOWN = 5
+MODES = ("train", "val")
+
+
+# -- scanning and validation ---------------------------------------------------------------------
+def check_root(root):
+    """The dataset root as a Path; a clear error if it was not given or is not a folder."""
+    if root is None or str(root) == "":
+        raise UserInputError("no dataset root given: pass --DR <folder in the LAB4 layout>")
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise UserInputError(f"dataset root {root} does not exist or is not a folder")
+    return root
+
+
+def _require_dir(folder, what):
+    if not folder.is_dir():
+        raise UserInputError(f"missing folder {folder} ({what}); expected the LAB4 layout, see docs/data.md")
+    return folder
+
+
+def _shown(names):
+    names = sorted(names, key=_sort_key)
+    more = f" and {len(names) - MAX_NAMES_SHOWN} more" if len(names) > MAX_NAMES_SHOWN else ""
+    return ", ".join(names[:MAX_NAMES_SHOWN]) + more
+
+
+def _sort_key(name):
+    match = FRAME_NAME.fullmatch(name)
+    return (int(match.group(1)) if match else -1, name)
+
+
+def _is_ignored(path):
+    return path.name.startswith(".") or path.name.lower() in IGNORED_NAMES
+
+
+def frame_number(path):
+    """The integer that orders a frame file: ``frame12.png`` -> 12 (``12.png`` too)."""
+    match = FRAME_NAME.fullmatch(Path(path).name)
+    if match is None:
+        raise UserInputError(f"{path}: not a frame file name: expected frame<N>.png with an integer N")
+    return int(match.group(1))
+
+
+def scan_frames(folder):
+    """The frame files of ``folder`` sorted by frame number (list of Path); errors name bad entries."""
+    folder = Path(folder)
+    _require_dir(folder, "frames")
+    frames = []
+    for path in folder.iterdir():
+        if _is_ignored(path):
+            continue
+        if path.is_dir():
+            raise UserInputError(f"{path}: unexpected sub-folder in a frame folder")
+        if path.suffix.lower() != ".png":
+            raise UserInputError(f"{path}: not a PNG frame (frames must be frame<N>.png files)")
+        frames.append((frame_number(path), path))
+    if not frames:
+        raise UserInputError(f"{folder} contains no frames (expected frame<N>.png files)")
+    frames.sort()
+    for (a, pa), (b, pb) in zip(frames, frames[1:]):
+        if a == b:
+            raise UserInputError(f"{pa} and {pb} have the same frame number {a}")
+    return [path for _, path in frames]
+
+
+def paired_frames(img_dir, label_dir):
+    """Sorted (images, labels) path lists of two folders whose file names must match one to one."""
+    images, labels = scan_frames(img_dir), scan_frames(label_dir)
+    image_names, label_names = {p.name for p in images}, {p.name for p in labels}
+    if image_names != label_names:
+        problems = []
+        if image_names - label_names:
+            problems.append(f"images without a label in {label_dir}: {_shown(image_names - label_names)}")
+        if label_names - image_names:
+            problems.append(f"labels without an image in {img_dir}: {_shown(label_names - image_names)}")
+        raise UserInputError("; ".join(problems))
+    return images, labels
+
+
+# -- decoding and the frame cache ----------------------------------------------------------------
+def decode_frame(path, frame_h, frame_w):
+    """One PNG -> uint8 array (3, frame_h, frame_w): RGB, bilinear resize (the template's transform)."""
+    try:
+        with Image.open(path) as im:
+            if im.format != "PNG":
+                raise UserInputError(f"{path}: not a PNG file (its content is {im.format})")
+            rgb = im.convert("RGB").resize((frame_w, frame_h), Image.BILINEAR)
+    except UserInputError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise UserInputError(f"{path}: cannot decode the image, the file is corrupt, truncated or not a "
+                             f"PNG ({err})") from None
+    return np.asarray(rgb).transpose(2, 0, 1)
+
+
+def _decode_workers():
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def decode_frames(paths, frame_h, frame_w, desc="decoding"):
+    """Decode ``paths`` in parallel threads (PIL releases the GIL) -> uint8 tensor (N, 3, H, W)."""
+    out = np.empty((len(paths), 3, frame_h, frame_w), dtype=np.uint8)
+
+    def work(i):
+        out[i] = decode_frame(paths[i], frame_h, frame_w)
+
+    with ThreadPoolExecutor(max_workers=_decode_workers()) as pool:
+        for _ in tqdm(pool.map(work, range(len(paths))), total=len(paths), desc=desc, unit="frame",
+                      disable=None, leave=False):
+            pass
+    return torch.from_numpy(out)
+
+
+def cache_key(root, paths, frame_h, frame_w):
+    """Hash of the cache format, frame size and every source file's (relative name, size, mtime)."""
+    entries = []
+    for path in paths:
+        stat = path.stat()
+        entries.append((path.relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns))
+    text = json.dumps([CACHE_VERSION, frame_h, frame_w, entries])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cache_locations(root, name, frame_h, frame_w):
+    """Where the cache of ``name`` may live: inside the dataset root, else in the user's cache folder
+    (for a read-only dataset), keyed by the root's absolute path."""
+    file_name = f"{name}_{frame_h}x{frame_w}.pt"
+    root_id = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
+    return [Path(root) / CACHE_DIR_NAME / file_name, USER_CACHE_DIR / root_id / file_name]
+
+
+def _read_cache(path, key):
+    if not path.is_file():
+        return None
+    try:
+        stored = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a damaged cache is rebuilt, never trusted
+        warnings.warn(f"ignoring unreadable frame cache {path}: {err}")
+        return None
+    if stored.get("key") != key or stored.get("frames") is None:
+        return None
+    return stored["frames"]
+
+
+def _write_cache(locations, key, frames):
+    for path in locations:
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"key": key, "frames": frames}, tmp)
+            os.replace(tmp, path)
+            return path
+        except OSError:
+            tmp.unlink(missing_ok=True)
+    warnings.warn(f"could not write a frame cache to any of {[str(p) for p in locations]}; "
+                  "frames will be decoded again next time")
+    return None
+
+
+def load_frames(root, name, paths, frame_h, frame_w, cache=True):
+    """Frames ``paths`` (under ``root``) decoded and resized: uint8 tensor (N, 3, frame_h, frame_w).
+
+    With ``cache``, reuse ``<root>/.lab4_cache/<name>_<H>x<W>.pt`` (or its copy in the user cache
+    folder) when its key matches; otherwise decode and write it atomically.
+    """
+    if not cache:
+        return decode_frames(paths, frame_h, frame_w, desc=f"decoding {name}")
+    key = cache_key(root, paths, frame_h, frame_w)
+    locations = cache_locations(root, name, frame_h, frame_w)
+    for path in locations:
+        frames = _read_cache(path, key)
+        if frames is not None:
+            return frames
+    frames = decode_frames(paths, frame_h, frame_w, desc=f"decoding {name}")
+    _write_cache(locations, key, frames)
+    return frames
+
+
+def to_float(frames):
+    """uint8 frames (..., 3, H, W) -> float32 in [0, 1]."""
+    return frames.float().div_(255.0)
+
+
+# -- datasets ------------------------------------------------------------------------------------
+class Dataset_Dance(torch.utils.data.Dataset):
+    """Clips of ``video_len`` consecutive frames of ``root/<mode>/<mode>_img`` and their labels.
+
+    As in the course template the frames form one numerically sorted list (video boundaries inside
+    ``train`` are ignored), ``partial`` keeps its first ``int(N * partial)`` frames and clip ``i`` is
+    frames ``[i*T, (i+1)*T)``: ``len = int(N * partial) // T``. Validation is the same with
+    ``video_len=630``: one clip. With ``random_offset``, :meth:`set_epoch` shifts every clip by an
+    offset in ``[0, T)`` drawn from ``(seed, epoch)``; the number of clips then stays fixed at
+    ``(int(N * partial) - T + 1) // T``.
+
+    Items: ``(img, label)``, each float32 (T, 3, frame_H, frame_W) in [0, 1].
+    """
+
+    def __init__(self, root, mode="train", video_len=16, partial=1.0, frame_H=32, frame_W=64,
+                 random_offset=False, cache=True, seed=0):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        root = check_root(root)
+        split = _require_dir(root / mode, f"the {mode} split")
+        images, labels = paired_frames(split / f"{mode}_img", split / f"{mode}_label")
+        frames = load_frames(root, mode, images + labels, frame_H, frame_W, cache=cache)
+        self.images, self.labels = frames[:len(images)], frames[len(images):]
+        self.video_len, self.random_offset, self.seed = video_len, random_offset, seed
+        self.n_frames = int(len(images) * partial)
+        if self.n_frames < video_len:
+            raise UserInputError(f"{split / f'{mode}_img'} has {len(images)} frames (partial={partial} "
+                                 f"keeps {self.n_frames}): fewer than one clip of {video_len} frames")
+        self.offset = 0
+        if random_offset:
+            self.set_epoch(0)
+
+    def set_epoch(self, epoch):
+        """Draw this epoch's clip offset (only with ``random_offset``); deterministic in (seed, epoch)."""
+        if self.random_offset:
+            self.offset = int(np.random.default_rng([self.seed, epoch]).integers(self.video_len))
+
+    def __len__(self):
+        spare = self.video_len - 1 if self.random_offset else 0
+        return (self.n_frames - spare) // self.video_len
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"clip {index} out of range [0, {len(self)})")
+        start = self.offset + index * self.video_len
+        clip = slice(start, start + self.video_len)
+        return to_float(self.images[clip]), to_float(self.labels[clip])
+
+
+def scan_test_videos(root):
+    """Video folder names under ``root/test/test_img`` (numeric names, sorted numerically), checked
+    against ``root/test/test_label``."""
+    test = _require_dir(root / "test", "the test split")
+    img_dir = _require_dir(test / "test_img", "first frames of the test videos")
+    label_dir = _require_dir(test / "test_label", "pose labels of the test videos")
+    names = _video_folders(img_dir)
+    if not names:
+        raise UserInputError(f"{img_dir} contains no test video folders (expected <v>/ sub-folders)")
+    label_names = _video_folders(label_dir)
+    missing = [v for v in names if v not in label_names]
+    if missing:
+        raise UserInputError(f"test videos without labels: no folder {label_dir / missing[0]}"
+                             + (f" (also {', '.join(missing[1:])})" if len(missing) > 1 else ""))
+    extra = [v for v in label_names if v not in names]
+    if extra:
+        raise UserInputError(f"label folders without a test video in {img_dir}: {', '.join(extra)}")
+    return names
+
+
+def _video_folders(folder):
+    names = []
+    for path in folder.iterdir():
+        if _is_ignored(path):
+            continue
+        if not path.is_dir() or not path.name.isdigit():
+            raise UserInputError(f"{path}: expected only numbered video folders (0, 1, ...) in {folder}")
+        names.append(path.name)
+    return sorted(names, key=int)
+
+
+class Dataset_Test:
+    """The test videos: per video folder ``v`` (sorted numerically) its first frame and all its labels.
+
+    Items: ``(first_frame, labels)``: float32 (1, 3, frame_H, frame_W) and (L, 3, frame_H, frame_W) in
+    [0, 1]. The first frame is the numerically first file of ``test_img/<v>`` (the template's choice).
+    """
+
+    def __init__(self, root, frame_H=32, frame_W=64, cache=True):
+        root = check_root(root)
+        self.videos = scan_test_videos(root)
+        firsts, label_lists = [], []
+        for v in self.videos:
+            firsts.append(scan_frames(root / "test" / "test_img" / v)[0])
+            label_lists.append(scan_frames(root / "test" / "test_label" / v))
+        paths = firsts + [p for labels in label_lists for p in labels]
+        frames = load_frames(root, "test", paths, frame_H, frame_W, cache=cache)
+        self.first_frames = frames[:len(firsts)]
+        bounds = np.cumsum([len(firsts)] + [len(labels) for labels in label_lists])
+        self.labels = [frames[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def __len__(self):
+        return len(self.videos)
+
+    def __getitem__(self, index):
+        return to_float(self.first_frames[index:index + 1]), to_float(self.labels[index])
+
+
+def load_test_ground_truth(root, frame_H=32, frame_W=64, cache=True):
+    """The test videos' true frames from ``root/test/test_img_gt/<v>/`` -> float32 (V, L, 3, H, W) in
+    [0, 1], videos in the order of :class:`Dataset_Test`. Only synthetic and imported datasets have it."""
+    root = check_root(root)
+    videos = scan_test_videos(root)
+    gt_dir = _require_dir(root / "test" / "test_img_gt", "test ground truth, written by make_dataset.py")
+    lists = [paired_frames(gt_dir / v, root / "test" / "test_label" / v)[0] for v in videos]
+    lengths = {len(frames) for frames in lists}
+    if len(lengths) != 1:
+        raise UserInputError(f"{gt_dir}: the test videos have different lengths {sorted(lengths)}")
+    frames = load_frames(root, "test_gt", [p for frames in lists for p in frames], frame_H, frame_W,
+                         cache=cache)
+    return to_float(frames).view(len(videos), lengths.pop(), 3, frame_H, frame_W)

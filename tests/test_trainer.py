@@ -1,0 +1,118 @@
+"""End-to-end training on a tiny synthetic dataset: outputs, loss falls, exact resume, faults."""
+import re
+
+import pytest
+import torch
+
+import modules.training as training
+from modules.checkpoint import load_checkpoint
+from modules.config import parse_train_args
+from modules.errors import UserInputError
+from modules.runlog import read_metrics
+from modules.synthetic import generate_dataset
+
+TINY_FLAGS = ["--F_dim", "16", "--L_dim", "8", "--N_dim", "4", "--D_out_dim", "16", "--device", "cpu",
+              "--num_workers", "0", "--train_vi_len", "4", "--val_vi_len", "20", "--batch_size", "2",
+              "--per_save", "2", "--seed", "1"]
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data") / "tiny"
+    return generate_dataset(root, progress=False, frame_size=(32, 64), n_train_videos=2, train_video_len=24,
+                            val_len=20, n_test=1, test_len=20)
+
+
+def config(dataset, save_root, *flags):
+    return parse_train_args(["--DR", str(dataset), "--save_root", str(save_root), *TINY_FLAGS, *flags])
+
+
+def without_time(rows):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def test_training_lowers_the_loss_and_writes_every_output(tiny_dataset, tmp_path):
+    run = training.fit(config(tiny_dataset, tmp_path / "run", "--num_epoch", "4", "--lr", "3e-3",
+                              "--kl_anneal_type", "None", "--kl_reduction", "mean", "--milestones",
+                              "--init", "scaled", "--store_visualization"))
+    rows = read_metrics(run / "metrics.csv")
+    assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
+    assert rows[-1]["train_loss"] < 0.7 * rows[0]["train_loss"]
+    for name in ("loss.png", "psnr.png", "beta.png", "tfr.png", "val_rollout.gif", "val_rollout_best.gif",
+                 "gifs/epoch_004.gif", "checkpoints/last.pt", "checkpoints/best.pt",
+                 "checkpoints/epoch_002.pt", "checkpoints/epoch_004.pt"):
+        assert (run / name).is_file(), name
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt["epoch"] == 4 and set(ckpt) >= {"model", "optimizer", "scheduler", "rng", "config", "best_psnr"}
+    assert ckpt["best_psnr"] == pytest.approx(max(r["val_psnr"] for r in rows))
+
+
+def test_resume_continues_exactly(tiny_dataset, tmp_path):
+    flags = ["--milestones", "1", "3", "--tfr_sde", "1", "--tfr_d_step", "0.5", "--tf_flip", "batch"]
+    straight = training.fit(config(tiny_dataset, tmp_path / "straight", "--num_epoch", "4", *flags))
+    split = training.fit(config(tiny_dataset, tmp_path / "split", "--num_epoch", "2", *flags))
+    training.fit(config(tiny_dataset, tmp_path / "split", "--num_epoch", "4", *flags,
+                        "--ckpt_path", str(split / "checkpoints" / "last.pt")))
+    assert without_time(read_metrics(split / "metrics.csv")) == without_time(read_metrics(straight / "metrics.csv"))
+    a = load_checkpoint(straight / "checkpoints" / "last.pt")
+    b = load_checkpoint(split / "checkpoints" / "last.pt")
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert a["scheduler"] == b["scheduler"]
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_dataset, tmp_path, monkeypatch):
+    real_loss = training.cvae_loss
+
+    def loss_that_breaks_in_epoch_two(pred, target, mu, logvar, beta, kl_reduction):
+        terms = real_loss(pred, target, mu, logvar, beta, kl_reduction)
+        if torch.initial_seed() % 100_003 == 1:  # seed_epoch(seed, epoch=1)
+            terms["loss"] = terms["loss"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(training, "cvae_loss", loss_that_breaks_in_epoch_two)
+    with pytest.raises(UserInputError, match="non-finite loss .* in epoch 2: training stopped"):
+        training.fit(config(tiny_dataset, tmp_path / "nan", "--num_epoch", "3", "--seed", "0"))
+    assert load_checkpoint(tmp_path / "nan" / "checkpoints" / "last.pt")["epoch"] == 1
+    assert len(read_metrics(tmp_path / "nan" / "metrics.csv")) == 1
+
+
+def test_ctrl_c_writes_a_resumable_checkpoint(tiny_dataset, tmp_path, monkeypatch):
+    real_epoch = training.train_one_epoch
+
+    def interrupted_in_epoch_two(*args, **kwargs):
+        if kwargs["desc"].startswith("epoch 2/"):
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_one_epoch", interrupted_in_epoch_two)
+    run = training.fit(config(tiny_dataset, tmp_path / "int", "--num_epoch", "3"))
+    path = run / "checkpoints" / "interrupted.pt"
+    assert load_checkpoint(path)["epoch"] == 1
+    monkeypatch.setattr(training, "train_one_epoch", real_epoch)
+    training.fit(config(tiny_dataset, tmp_path / "int", "--num_epoch", "3", "--ckpt_path", str(path)))
+    assert [r["epoch"] for r in read_metrics(run / "metrics.csv")] == [0, 1, 2]
+
+
+def test_validate_only_needs_a_checkpoint(tiny_dataset, tmp_path):
+    with pytest.raises(UserInputError, match="--test needs --ckpt_path"):
+        training.validate_only(config(tiny_dataset, tmp_path, "--test"))
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--kl_anneal_type", "linear"], "invalid choice: 'linear'"),
+    (["--partial", "1.5"], "must be in \\(0, 1\\]"),
+    (["--optim", "SGD"], "invalid choice: 'SGD'"),
+    (["--batch_size", "0"], "must be a positive integer"),
+])
+def test_bad_flag_values_are_rejected_by_argparse(flags, message, capsys):
+    with pytest.raises(SystemExit):
+        parse_train_args(flags)
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_device_falls_back_to_cpu_with_a_warning():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.warns(UserWarning, match="CUDA is not available"):
+        assert training.resolve_device("cuda") == torch.device("cpu")

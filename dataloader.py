@@ -114,18 +114,23 @@ def paired_frames(img_dir, label_dir):
 
 
 # -- decoding and the frame cache ----------------------------------------------------------------
-def decode_frame(path, frame_h, frame_w):
-    """One PNG -> uint8 array (3, frame_h, frame_w): RGB, bilinear resize (the template's transform)."""
+def open_png(path):
+    """Decode one PNG file as an RGB PIL image; a corrupt, truncated or non-PNG file is a UserInputError."""
     try:
         with Image.open(path) as im:
             if im.format != "PNG":
                 raise UserInputError(f"{path}: not a PNG file (its content is {im.format})")
-            rgb = im.convert("RGB").resize((frame_w, frame_h), Image.BILINEAR)
+            return im.convert("RGB")
     except UserInputError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise UserInputError(f"{path}: cannot decode the image, the file is corrupt, truncated or not a "
                              f"PNG ({err})") from None
+
+
+def decode_frame(path, frame_h, frame_w):
+    """One PNG -> uint8 array (3, frame_h, frame_w): RGB, bilinear resize (the template's transform)."""
+    rgb = open_png(path).resize((frame_w, frame_h), Image.BILINEAR)
     return np.asarray(rgb).transpose(2, 0, 1)
 
 

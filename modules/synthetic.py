@@ -467,10 +467,10 @@ def generate_dataset(root, *, progress=True, workers=None, **params):
 
     ``params`` are those of :func:`generation_params` (seed, frame_size=(H, W), n_train_videos,
     train_video_len, val_len, n_test, test_len). The same parameters give byte-identical files. Frames
-    are written to a sibling temporary folder that is renamed to ``root`` when complete, then the marker
-    file is written, so an interrupted run leaves no half dataset at ``root``. ``root`` must not exist,
-    or be a synthetic dataset written before (it is replaced). ``workers`` processes render in parallel
-    (default: up to 2).
+    and, last, the marker file are written to the sibling folder ``<root>.partial``, which is renamed to
+    ``root`` when complete: an interrupted run leaves no half dataset at ``root``. ``root`` must not
+    exist, be empty, or be a synthetic dataset written before (it is replaced). ``workers`` processes
+    render in parallel (default: up to 2).
     """
     root = Path(root)
     params = generation_params(**params)
@@ -494,10 +494,10 @@ def generate_dataset(root, *, progress=True, workers=None, **params):
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method)) as pool:
                 for done in as_completed([pool.submit(_run_job, job) for job in jobs]):
                     bar.update(done.result())
+    (tmp / MARKER_NAME).write_text(json.dumps(params, indent=1) + "\n")
     if root.exists():
         shutil.rmtree(root)
     tmp.rename(root)
-    (root / MARKER_NAME).write_text(json.dumps(params, indent=1) + "\n")
     return root
 
 

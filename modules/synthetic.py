@@ -523,10 +523,10 @@ def default_dataset_root():
     return Path(__file__).resolve().parent.parent / "data" / "synthetic"
 
 
-def ensure_synthetic_dataset(root=None, *, progress=True, **params):
+def ensure_synthetic_dataset(root=None, *, progress=True, workers=None, **params):
     """Return the synthetic dataset at ``root`` (default :func:`default_dataset_root`), generating it
     first if it is missing, incomplete or was made with other parameters."""
     root = Path(root) if root is not None else default_dataset_root()
     if read_marker(root) != generation_params(**params):
-        generate_dataset(root, progress=progress, **params)
+        generate_dataset(root, progress=progress, workers=workers, **params)
     return root

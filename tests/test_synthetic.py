@@ -1,0 +1,158 @@
+"""The synthetic dance generator: layout, determinism, look, and safe reuse of the default dataset."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from modules import synthetic
+from modules.errors import UserInputError
+
+TINY = dict(frame_size=(32, 64), n_train_videos=2, train_video_len=20, val_len=24, n_test=2, test_len=10)
+
+
+def generate(root, **overrides):
+    return synthetic.generate_dataset(root, progress=False, workers=1, **{**TINY, **overrides})
+
+
+def files(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("synthetic") / "ds")
+
+
+def names(folder):
+    return {p.name for p in folder.iterdir()}
+
+
+def test_layout_matches_lab4(tiny):
+    frames = lambda n: {f"frame{i}.png" for i in range(n)}  # noqa: E731
+    assert names(tiny / "train" / "train_img") == names(tiny / "train" / "train_label") == frames(40)
+    assert names(tiny / "val" / "val_img") == names(tiny / "val" / "val_label") == frames(24)
+    assert names(tiny / "test" / "test_img") == names(tiny / "test" / "test_label") == {"0", "1"}
+    for v in ("0", "1"):
+        assert names(tiny / "test" / "test_img" / v) == {"frame0.png"}
+        assert names(tiny / "test" / "test_label" / v) == names(tiny / "test" / "test_img_gt" / v) == frames(10)
+        first = tiny / "test" / "test_img" / v / "frame0.png"
+        assert first.read_bytes() == (tiny / "test" / "test_img_gt" / v / "frame0.png").read_bytes()
+    with Image.open(tiny / "val" / "val_img" / "frame3.png") as im:
+        assert (im.format, im.mode, im.size) == ("PNG", "RGB", (64, 32))
+    assert json.loads((tiny / synthetic.MARKER_NAME).read_text()) == synthetic.generation_params(**TINY)
+
+
+def test_same_seed_gives_identical_bytes_and_another_seed_differs(tiny, tmp_path):
+    again = generate(tmp_path / "again")
+    assert files(again) == files(tiny)
+    other = files(generate(tmp_path / "other", seed=1))
+    assert other.keys() == files(tiny).keys()
+    assert other["val/val_img/frame0.png"] != files(tiny)["val/val_img/frame0.png"]
+
+
+def test_parallel_workers_write_the_same_files(tiny, tmp_path):
+    assert files(synthetic.generate_dataset(tmp_path / "par", progress=False, workers=2, **TINY)) == files(tiny)
+
+
+def load(path):
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.float64)
+
+
+def test_labels_are_coloured_skeletons_on_white_and_frames_a_figure_in_a_grey_studio(tiny):
+    label = load(tiny / "val" / "val_label" / "frame5.png")
+    white = label.min(axis=-1) > 250
+    assert 0.75 < white.mean() < 0.99
+    skeleton = label[~white]
+    assert (skeleton.max(axis=-1) - skeleton.min(axis=-1)).max() > 150  # saturated OpenPose colours
+    frame = load(tiny / "val" / "val_img" / "frame5.png")
+    corners = np.concatenate([frame[:4, :4], frame[:4, -4:]]).reshape(-1, 3)
+    assert np.ptp(corners.mean(axis=0)) < 25 and 100 < corners.mean() < 240  # greyish wall
+
+
+def test_the_figure_fills_most_of_the_frame_height():
+    for index in range(4):
+        spec = synthetic.sample_video(0, "train", index, 40, (64, 128))
+        empty = load_image(Image.fromarray(synthetic.render_background(spec)).reduce(synthetic.SUPERSAMPLE))
+        for person, _ in synthetic.render_frames(spec, [0, 20]):
+            figure = np.abs(load_image(person) - empty).max(axis=-1) > 20
+            rows = np.nonzero(figure.any(axis=1))[0]
+            assert rows.max() - rows.min() >= 0.65 * 64
+            assert 0.03 < figure.mean() < 0.3
+
+
+def test_the_figure_moves_and_the_pose_determines_the_frame():
+    spec = synthetic.sample_video(0, "val", 0, 60, (32, 64))
+    (p0, l0), (p1, l1), (p0b, l0b) = synthetic.render_frames(spec, [0, 30, 0])
+    assert np.asarray(p0).tobytes() == np.asarray(p0b).tobytes()
+    assert np.abs(load_image(p0) - load_image(p1)).mean() > 0.5
+    assert np.abs(load_image(l0) - load_image(l1)).mean() > 0.5
+
+
+def load_image(image):
+    return np.asarray(image, dtype=np.float64)
+
+
+def test_val_and_test_videos_are_not_in_train(tiny):
+    train = {p.read_bytes() for p in (tiny / "train" / "train_img").iterdir()}
+    held_out = list((tiny / "val" / "val_img").iterdir()) + list((tiny / "test" / "test_img_gt").rglob("*.png"))
+    assert not any(p.read_bytes() in train for p in held_out)
+
+
+def test_dof_trajectory_is_smooth_and_within_limits():
+    spec = synthetic.sample_video(3, "train", 0, 630, (32, 64))
+    dofs = synthetic.dof_trajectory(spec.dance, np.arange(630))
+    assert dofs.shape == (630, len(synthetic.DOFS))
+    assert (dofs >= synthetic.DOF_LOW).all() and (dofs <= synthetic.DOF_HIGH).all()
+    assert np.abs(np.diff(dofs, axis=0)).max() < 0.5  # radians per frame: no jumps at move changes
+
+
+def test_ensure_generates_once_then_reuses(tmp_path):
+    root = synthetic.ensure_synthetic_dataset(tmp_path / "ds", progress=False, workers=1, **TINY)
+    marker = root / synthetic.MARKER_NAME
+    stamp = marker.stat().st_mtime_ns
+    assert synthetic.ensure_synthetic_dataset(tmp_path / "ds", progress=False, workers=1, **TINY) == root
+    assert marker.stat().st_mtime_ns == stamp
+    synthetic.ensure_synthetic_dataset(root, progress=False, workers=1, **{**TINY, "seed": 5})
+    assert json.loads(marker.read_text())["seed"] == 5
+
+
+def test_interrupted_generation_leaves_no_dataset_and_is_redone(tmp_path, monkeypatch):
+    calls = []
+
+    def crash_on_second_job(job):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(job)
+        return real_run_job(job)
+
+    real_run_job = synthetic._run_job
+    monkeypatch.setattr(synthetic, "_run_job", crash_on_second_job)
+    with pytest.raises(KeyboardInterrupt):
+        synthetic.ensure_synthetic_dataset(tmp_path / "ds", progress=False, workers=1, **TINY)
+    assert not (tmp_path / "ds").exists()
+    monkeypatch.setattr(synthetic, "_run_job", real_run_job)
+    root = synthetic.ensure_synthetic_dataset(tmp_path / "ds", progress=False, workers=1, **TINY)
+    assert (root / synthetic.MARKER_NAME).is_file() and not (tmp_path / "ds.partial").exists()
+
+
+def test_refuses_to_overwrite_a_folder_it_did_not_write(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(UserInputError, match="not a synthetic dataset"):
+        synthetic.ensure_synthetic_dataset(tmp_path / "mine", progress=False, **TINY)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_bad_parameters_are_user_errors(tmp_path):
+    with pytest.raises(UserInputError, match="val_len must be at least 1"):
+        generate(tmp_path / "x", val_len=0)
+    with pytest.raises(UserInputError, match="too small"):
+        generate(tmp_path / "x", frame_size=(4, 8))
+
+
+def test_default_root_is_data_synthetic_in_the_repo():
+    root = synthetic.default_dataset_root()
+    assert root.parts[-2:] == ("data", "synthetic") and (root.parent.parent / "modules").is_dir()

@@ -13,6 +13,7 @@ kept in memory as uint8 (N, 3, H, W) and cached on disk, so later runs start in 
 in [0, 1]; a batch from a DataLoader is (B, T, 3, H, W).
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -192,7 +193,8 @@ def _write_cache(locations, key, frames):
             os.replace(tmp, path)
             return path
         except OSError:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
     warnings.warn(f"could not write a frame cache to any of {[str(p) for p in locations]}; "
                   "frames will be decoded again next time")
     return None

@@ -1,0 +1,165 @@
+"""modules/video_import.py and `make_dataset.py import`: own videos into the LAB4 layout."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import make_dataset
+from dataloader import Dataset_Dance, Dataset_Test, load_test_ground_truth
+from modules import synthetic
+from modules.errors import UserInputError
+from modules.video_import import import_dataset, iter_frames
+
+N_FRAMES = 30
+
+
+@pytest.fixture(scope="module")
+def video():
+    """A tiny dance: (person frames, pose frames), lists of 30 RGB images of 64x32."""
+    spec = synthetic.sample_video(7, "val", 0, N_FRAMES, (32, 64))
+    rendered = synthetic.render_frames(spec, range(N_FRAMES))
+    return [p for p, _ in rendered], [label for _, label in rendered]
+
+
+def write_gif(frames, path, duration=20):
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration, loop=0)
+    return path
+
+
+def write_folder(frames, folder):
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        frame.save(folder / f"frame{i}.png")
+    return folder
+
+
+def pixels(image):
+    return np.asarray(Image.open(image).convert("RGB") if not isinstance(image, Image.Image) else image)
+
+
+@pytest.fixture
+def gifs(video, tmp_path):
+    person, pose = video
+    return write_gif(person, tmp_path / "person.gif"), write_gif(pose, tmp_path / "pose.gif")
+
+
+def test_gif_pair_becomes_a_loadable_lab4_dataset(gifs, tmp_path):
+    out = tmp_path / "ds"
+    split = import_dataset([gifs], out, val="6", test="5", n_test=2, progress=False)
+    assert split == {"train": 14, "val": 6, "test": 5, "n_test": 2}
+    assert len(list((out / "train" / "train_img").iterdir())) == 14
+    decoded = list(iter_frames(gifs[0]))
+    assert np.array_equal(pixels(out / "val" / "val_img" / "frame0.png"), pixels(decoded[14]))
+    assert np.array_equal(pixels(out / "test" / "test_img" / "1" / "frame0.png"), pixels(decoded[25]))
+    assert len(Dataset_Dance(out, "train", video_len=7)) == 2
+    assert Dataset_Dance(out, "val", video_len=6)[0][0].shape == (6, 3, 32, 64)
+    test = Dataset_Test(out)
+    assert len(test) == 2 and test[1][1].shape == (5, 3, 32, 64)
+    gt = load_test_ground_truth(out)
+    assert gt.shape == (2, 5, 3, 32, 64) and torch.equal(gt[1, 0], test[1][0][0])
+
+
+def test_fractions_split_the_frames(gifs, tmp_path):
+    split = import_dataset([gifs, gifs], tmp_path / "ds", val="0.2", test="0.1", progress=False)
+    assert split == {"train": 42, "val": 12, "test": 6, "n_test": 1}
+
+
+def test_gif_frames_lasting_k_times_20ms_expand_to_k_frames(video, tmp_path):
+    person = video[0]
+    frames = [person[0], person[0], person[0], person[5], person[9]]  # the writer merges the repeats
+    path = write_gif(frames, tmp_path / "merged.gif")
+    with Image.open(path) as im:
+        assert im.n_frames == 3
+    assert len(list(iter_frames(path))) == 5
+    assert len(list(iter_frames(path, gif_frame_ms=0))) == 3
+
+
+def test_template_gifs_drop_the_doubled_first_frame(video, tmp_path):
+    person = video[0][:10]
+    path = tmp_path / "template.gif"
+    person[0].save(path, format="GIF", append_images=person, save_all=True, duration=20, loop=0)
+    assert len(list(iter_frames(path))) == 11
+    frames = list(iter_frames(path, template_gif=True))
+    assert len(frames) == 10 and np.array_equal(pixels(frames[3]), pixels(list(iter_frames(path))[4]))
+
+
+def test_pose_offset_aligns_a_pose_video_that_starts_one_frame_late(video, tmp_path):
+    person, pose = video
+    pair = (write_folder(person, tmp_path / "person"), write_folder(pose[1:], tmp_path / "pose"))
+    out = tmp_path / "repeat"
+    import_dataset([pair], out, val="5", test="5", pose_offset=1, fill="repeat", progress=False)
+    labels = out / "train" / "train_label"
+    assert np.array_equal(pixels(labels / "frame0.png"), pixels(pose[1]))
+    assert np.array_equal(pixels(labels / "frame1.png"), pixels(pose[1]))
+    assert np.array_equal(pixels(labels / "frame7.png"), pixels(pose[7]))
+    assert np.array_equal(pixels(out / "train" / "train_img" / "frame7.png"), pixels(person[7]))
+    dropped = tmp_path / "drop"
+    split = import_dataset([pair], dropped, val="5", test="5", pose_offset=1, fill="drop", progress=False)
+    assert split["train"] == N_FRAMES - 1 - 10
+    assert np.array_equal(pixels(dropped / "train" / "train_img" / "frame0.png"), pixels(person[1]))
+    assert np.array_equal(pixels(dropped / "train" / "train_label" / "frame0.png"), pixels(pose[1]))
+
+
+def test_frame_size_resizes_with_bilinear(gifs, tmp_path):
+    import_dataset([gifs], tmp_path / "ds", val="5", test="5", frame_size=(16, 24), progress=False)
+    with Image.open(tmp_path / "ds" / "val" / "val_label" / "frame2.png") as im:
+        assert im.size == (24, 16)
+    expected = list(iter_frames(gifs[1]))[22].resize((24, 16), Image.BILINEAR)
+    assert np.array_equal(pixels(tmp_path / "ds" / "val" / "val_label" / "frame2.png"), pixels(expected))
+
+
+def test_mismatched_lengths_are_an_error(video, tmp_path):
+    person, pose = video
+    pair = (write_gif(person, tmp_path / "p.gif"), write_gif(pose[:-2], tmp_path / "q.gif"))
+    with pytest.raises(UserInputError, match=r"p\.gif has 30 frames but .*q\.gif has 28"):
+        import_dataset([pair], tmp_path / "ds", progress=False)
+    assert not (tmp_path / "ds").exists()
+
+
+def test_split_that_leaves_no_training_frames_is_an_error(gifs, tmp_path):
+    with pytest.raises(UserInputError, match="30 frames cannot hold val=20"):
+        import_dataset([gifs], tmp_path / "ds", val="20", test="10", progress=False)
+
+
+def test_different_frame_sizes_need_frame_size(video, tmp_path):
+    person, pose = video
+    small = [p.resize((32, 16)) for p in pose]
+    pair = (write_gif(person, tmp_path / "p.gif"), write_gif(small, tmp_path / "q.gif"))
+    with pytest.raises(UserInputError, match="give --frame_size"):
+        import_dataset([pair], tmp_path / "ds", progress=False)
+
+
+def test_existing_output_and_bad_sources_are_errors(gifs, tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    with pytest.raises(UserInputError, match="already exists and is not empty"):
+        import_dataset([gifs], tmp_path / "full", progress=False)
+    with pytest.raises(UserInputError, match="missing.gif does not exist"):
+        import_dataset([(tmp_path / "missing.gif", gifs[1])], tmp_path / "a", progress=False)
+    (tmp_path / "clip.txt").write_text("x")
+    with pytest.raises(UserInputError, match="unsupported source"):
+        import_dataset([(tmp_path / "clip.txt", gifs[1])], tmp_path / "b", progress=False)
+    (tmp_path / "bad.gif").write_bytes(b"GIF89a" + bytes(20))
+    with pytest.raises(UserInputError, match=r"bad\.gif: cannot read the GIF"):
+        import_dataset([(tmp_path / "bad.gif", gifs[1])], tmp_path / "c", progress=False)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("imageio_ffmpeg") is not None, reason="imageio-ffmpeg installed")
+def test_mp4_without_imageio_ffmpeg_says_what_to_install(gifs, tmp_path):
+    (tmp_path / "clip.mp4").write_bytes(b"\x00" * 64)
+    with pytest.raises(UserInputError, match="needs the optional package imageio-ffmpeg"):
+        import_dataset([(tmp_path / "clip.mp4", gifs[1])], tmp_path / "ds", progress=False)
+
+
+def test_cli_import_and_its_errors(gifs, tmp_path, capsys):
+    make_dataset.main(["import", "--pair", str(gifs[0]), str(gifs[1]), "--out", str(tmp_path / "ds"),
+                       "--val", "6", "--test", "6"])
+    assert "18 train frames, 6 val frames, 1 test video(s) of 6 frames" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        make_dataset.main(["import", "--pair", str(gifs[0]), str(gifs[1]), "--out", str(tmp_path / "ds")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "already exists and is not empty" in err

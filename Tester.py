@@ -1,0 +1,20 @@
+"""Make the Kaggle submission of NYCU DLP Lab 4 from a trained checkpoint.
+
+    python Tester.py --ckpt_path runs/x/checkpoints/best.pt                    # embedded synthetic data
+    python Tester.py --DR LAB4_Dataset --ckpt_path best.pt --save_root out --make_gif
+    python Tester.py --DR LAB4_Dataset --ckpt_path template.ckpt --F_dim 128   # a course-template checkpoint
+
+Writes submission.csv (header id,0..6143; row video*630+frame), test_summary.json and, with
+--make_gif, pred_seq<v>.gif. See docs/testing.md.
+"""
+from modules.errors import exit_on_user_error
+from modules.inference import make_submission, parse_test_args
+
+
+@exit_on_user_error
+def main(argv=None):
+    make_submission(parse_test_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""The course's Kaggle submission: CSV writing, reading and the local scorer.
+
+A submission (and the answer file it is scored against) is a CSV with the header ``id,0,...,P-1``
+and one row per frame: row ``id = video * frames_per_video + frame``, pixel column
+``k = c*H*W + h*W + w`` (channel, row, column), values ``rint(255 * x)`` clamped to 0..255. The
+course's files have 5 videos x 630 frames and P = 3*32*64 = 6,144 pixels.
+
+The scorer computes per row ``PSNR = 20*log10(255) - 10*log10(MSE over the P integers)``, keeps
+frames 1..600 of every video, and averages the rows of videos 0-2 (public score) and of the other
+videos (private score), as the course's Kaggle competition does.
+"""
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import UserInputError
+
+FRAMES_PER_VIDEO = 630
+FRAME_SHAPE = (3, 32, 64)
+SCORED_FRAMES = range(1, 601)
+PUBLIC_VIDEOS = (0, 1, 2)
+MAX_VALUE = 255
+# An MSE of 0 (a perfect frame) has an infinite PSNR; it is floored here, capping a row at 100 dB
+# (the same cap as modules.metrics.psnr_per_frame, in 8-bit units).
+MIN_MSE = MAX_VALUE ** 2 * 1e-10
+
+
+# -- writing -------------------------------------------------------------------------------------
+def to_pixels(frames):
+    """Frames (..., C, H, W) float in [0, 1] (tensor or array) -> int64 array of rint(255 x) in 0..255."""
+    if torch.is_tensor(frames):
+        frames = frames.detach().float().cpu().numpy()
+    return np.rint(np.asarray(frames, dtype=np.float64) * MAX_VALUE).clip(0, MAX_VALUE).astype(np.int64)
+
+
+def csv_header(n_pixels):
+    return "id," + ",".join(map(str, range(n_pixels)))
+
+
+def write_submission(videos, path):
+    """Write videos (V, T, C, H, W) float in [0, 1] as a submission CSV at ``path``.
+
+    Rows are streamed to a temporary file in the same folder, renamed to ``path`` when complete, so
+    an interrupted run never leaves half a file. Returns ``path`` as a Path.
+    """
+    if videos.ndim != 5:
+        raise ValueError(f"videos must be (V, T, C, H, W), got shape {tuple(videos.shape)}")
+    n_videos, n_frames = videos.shape[:2]
+    n_pixels = math.prod(videos.shape[2:])
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", newline="\n") as f:
+            f.write(csv_header(n_pixels) + "\n")
+            for v in range(n_videos):
+                pixels = to_pixels(videos[v]).reshape(n_frames, n_pixels)
+                for t, row in enumerate(pixels):
+                    f.write(f"{v * n_frames + t}," + ",".join(map(str, row.tolist())) + "\n")
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise UserInputError(f"cannot write {path}: {err.strerror or err}") from err
+    return path
+
+
+# -- reading -------------------------------------------------------------------------------------
+def read_table(path, n_pixels=math.prod(FRAME_SHAPE)):
+    """Read a submission/answer CSV -> (ids int64 (R,), values float64 (R, n_pixels)).
+
+    Checks the header, that every row has ``n_pixels + 1`` numeric fields and that every value is
+    finite; errors name the file and the line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"{path} does not exist")
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        header = f.readline().rstrip("\r\n")
+    expected = csv_header(n_pixels)
+    if header != expected:
+        fields = header.split(",")
+        wanted = expected.split(",")
+        where = next((i for i, (a, b) in enumerate(zip(fields, wanted)) if a.strip() != b), min(len(fields), len(wanted)))
+        got = fields[where] if where < len(fields) else "<end of line>"
+        want = wanted[where] if where < len(wanted) else "<end of line>"
+        raise UserInputError(f"{path}: bad header: expected 'id,0,1,...,{n_pixels - 1}' ({n_pixels + 1} "
+                             f"columns), found {len(fields)} columns; column {where + 1} is {got!r} "
+                             f"where {want!r} was expected")
+    try:
+        table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+    except ValueError as err:
+        raise UserInputError(_first_bad_line(path, n_pixels) or f"{path}: {err}") from None
+    if table.shape[0] == 0:
+        raise UserInputError(f"{path} has a header but no rows")
+    if table.shape[1] != n_pixels + 1:
+        raise UserInputError(_first_bad_line(path, n_pixels) or f"{path}: {table.shape[1]} columns, "
+                                                                 f"expected {n_pixels + 1}")
+    if not np.isfinite(table).all():
+        row = int(np.flatnonzero(~np.isfinite(table).all(axis=1))[0])
+        raise UserInputError(f"{path}: line {row + 2} holds a value that is not a finite number")
+    ids = table[:, 0]
+    if not np.array_equal(ids, np.round(ids)):
+        row = int(np.flatnonzero(ids != np.round(ids))[0])
+        raise UserInputError(f"{path}: line {row + 2}: id {ids[row]!r} is not an integer")
+    return ids.astype(np.int64), table[:, 1:]
+
+
+def _first_bad_line(path, n_pixels):
+    """Describe the first line without n_pixels + 1 numeric fields (slow path, only on errors)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        next(f)
+        for number, line in enumerate(f, start=2):
+            fields = line.rstrip("\r\n").split(",")
+            if fields == [""]:
+                continue
+            if len(fields) != n_pixels + 1:
+                return (f"{path}: line {number} has {len(fields)} fields, expected {n_pixels + 1} "
+                        f"(id + {n_pixels} pixels)")
+            for column, field in enumerate(fields):
+                try:
+                    float(field)
+                except ValueError:
+                    return f"{path}: line {number}, column {column + 1}: {field!r} is not a number"
+    return None
+
+
+def check_ids(ids, n_rows, path):
+    """Rows must be exactly ids 0..n_rows-1 in order."""
+    if len(ids) != n_rows:
+        raise UserInputError(f"{path}: {len(ids)} rows, expected {n_rows}")
+    bad = np.flatnonzero(ids != np.arange(n_rows))
+    if bad.size:
+        row = int(bad[0])
+        raise UserInputError(f"{path}: line {row + 2} has id {ids[row]}, expected {row} "
+                             f"(ids must be 0..{n_rows - 1} in order: video * frames_per_video + frame)")
+
+
+def read_submission(path, frames_per_video=FRAMES_PER_VIDEO, frame_shape=FRAME_SHAPE, n_videos=None):
+    """Read a submission/answer CSV -> float64 array (V, T, C, H, W) of its values (0..255 scale).
+
+    ``n_videos`` (default: rows / frames_per_video, which must divide evenly) fixes the row count.
+    """
+    ids, values = read_table(path, math.prod(frame_shape))
+    if n_videos is None:
+        if len(ids) % frames_per_video:
+            raise UserInputError(f"{path}: {len(ids)} rows is not a whole number of videos of "
+                                 f"{frames_per_video} frames")
+        n_videos = len(ids) // frames_per_video
+    check_ids(ids, n_videos * frames_per_video, path)
+    return values.reshape(n_videos, frames_per_video, *frame_shape)
+
+
+# -- scoring -------------------------------------------------------------------------------------
+def psnr_8bit(pred, target):
+    """Per-frame PSNR on the 0..255 scale: (..., C, H, W) x2 -> (...) float64 array in dB."""
+    pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    mse = ((pred - target) ** 2).mean(axis=(-3, -2, -1))
+    return 20 * math.log10(MAX_VALUE) - 10 * np.log10(np.maximum(mse, MIN_MSE))
+
+
+def scored_frames(n_frames, frames=SCORED_FRAMES):
+    """The frame indices the scorer keeps, limited to a video of ``n_frames`` frames."""
+    return [t for t in frames if t < n_frames]
+
+
+def score(pred, answer, frames=SCORED_FRAMES, public_videos=PUBLIC_VIDEOS):
+    """Score (V, T, C, H, W) arrays on the 0..255 scale the way the course's Kaggle does.
+
+    Returns {"public", "private" (None without such videos), "overall", "per_video" (V,), "per_frame"
+    (V, F) PSNR of every scored row, "frames" (the scored frame indices)}.
+    """
+    if pred.shape != answer.shape:
+        raise UserInputError(f"the submission has shape {pred.shape}, the answer {answer.shape}")
+    kept = scored_frames(pred.shape[1], frames)
+    if not kept:
+        raise UserInputError(f"videos of {pred.shape[1]} frames have no scored frames")
+    per_frame = psnr_8bit(pred[:, kept], answer[:, kept])
+    public = [v for v in range(pred.shape[0]) if v in public_videos]
+    private = [v for v in range(pred.shape[0]) if v not in public_videos]
+    return {"public": float(per_frame[public].mean()) if public else None,
+            "private": float(per_frame[private].mean()) if private else None,
+            "overall": float(per_frame.mean()), "per_video": per_frame.mean(axis=1), "per_frame": per_frame,
+            "frames": kept}
+
+
+def score_files(submission_path, answer_path, frames_per_video=FRAMES_PER_VIDEO, frame_shape=FRAME_SHAPE):
+    """Score a submission CSV against an answer CSV (both checked for format); see :func:`score`."""
+    answer = read_submission(answer_path, frames_per_video, frame_shape)
+    pred = read_submission(submission_path, frames_per_video, frame_shape, n_videos=answer.shape[0])
+    return score(pred, answer)
+
+
+def format_scores(result):
+    """The scores as a few printable lines."""
+    n_videos = len(result["per_video"])
+    public = [v for v in range(n_videos) if v in PUBLIC_VIDEOS]
+    private = [v for v in range(n_videos) if v not in PUBLIC_VIDEOS]
+    lines = []
+    for name, videos in (("public ", public), ("private", private)):
+        if videos:
+            lines.append(f"{name} (videos {','.join(map(str, videos))}): {result[name.strip()]:.3f} dB")
+    frames = result["frames"]
+    lines.append(f"all videos: {result['overall']:.3f} dB over frames {frames[0]}..{frames[-1]}; per video: "
+                 + ", ".join(f"{p:.2f}" for p in result["per_video"]))
+    return "\n".join(lines)

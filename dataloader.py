@@ -51,19 +51,15 @@ def check_root(root):
 
 def _require_dir(folder, what):
     if not folder.is_dir():
-        raise UserInputError(f"missing folder {folder} ({what}); expected the LAB4 layout, see docs/data.md")
+        raise UserInputError(f"missing folder {folder} ({what}); expected the LAB4 layout, "
+                             "see docs/data.md")
     return folder
 
 
 def _shown(names):
-    names = sorted(names, key=_sort_key)
+    names = sorted(names, key=frame_number)
     more = f" and {len(names) - MAX_NAMES_SHOWN} more" if len(names) > MAX_NAMES_SHOWN else ""
     return ", ".join(names[:MAX_NAMES_SHOWN]) + more
-
-
-def _sort_key(name):
-    match = FRAME_NAME.fullmatch(name)
-    return (int(match.group(1)) if match else -1, name)
 
 
 def _is_ignored(path):
@@ -146,10 +142,13 @@ def decode_frames(paths, frame_h, frame_w, desc="decoding"):
     def work(i):
         out[i] = decode_frame(paths[i], frame_h, frame_w)
 
-    with ThreadPoolExecutor(max_workers=_decode_workers()) as pool:
+    pool = ThreadPoolExecutor(max_workers=_decode_workers())
+    try:
         for _ in tqdm(pool.map(work, range(len(paths))), total=len(paths), desc=desc, unit="frame",
                       disable=None, leave=False):
             pass
+    finally:  # on a bad file, report it now rather than after decoding everything else
+        pool.shutdown(wait=True, cancel_futures=True)
     return torch.from_numpy(out)
 
 
@@ -179,9 +178,9 @@ def _read_cache(path, key):
     except Exception as err:  # a damaged cache is rebuilt, never trusted
         warnings.warn(f"ignoring unreadable frame cache {path}: {err}")
         return None
-    if stored.get("key") != key or stored.get("frames") is None:
+    if not isinstance(stored, dict) or stored.get("key") != key:
         return None
-    return stored["frames"]
+    return stored.get("frames")
 
 
 def _write_cache(locations, key, frames):

@@ -27,7 +27,7 @@ def _add_synthetic(sub):
     p = sub.add_parser("synthetic", help="generate the synthetic dance dataset")
     p.add_argument("--out", default=None, help="output folder (default: data/synthetic in the repo)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frame_size", type=_frame_size, default=s.DEFAULT_FRAME_SIZE, metavar="HxW",
+    p.add_argument("--frame_size", type=_frame_size, default="{}x{}".format(*s.DEFAULT_FRAME_SIZE), metavar="HxW",
                    help="size of the written frames (default %(default)s; the real dataset's is 512x1024)")
     p.add_argument("--n_train_videos", type=int, default=s.DEFAULT_N_TRAIN_VIDEOS)
     p.add_argument("--train_video_len", type=int, default=s.DEFAULT_TRAIN_VIDEO_LEN)

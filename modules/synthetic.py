@@ -64,6 +64,9 @@ LABEL_LIMB_WIDTH = 0.012  # fractions of the frame height, as in the real 512-pi
 LABEL_JOINT_RADIUS = 0.011
 LABEL_LIMB_WHITENESS = 0.35  # OpenPose blends limbs into the background: pastel lines, saturated dots
 
+SKIN_TONES = ((255, 219, 172), (241, 194, 125), (224, 172, 105), (198, 134, 66), (141, 85, 36),
+              (92, 58, 32))
+
 # Degrees of freedom of a pose (angles in radians, sway in figure heights), with their limits.
 DOFS = ("arm_r", "arm_l", "elbow_r", "elbow_l", "leg_r", "leg_l", "knee_r", "knee_l", "lean", "tilt",
         "sway")
@@ -158,10 +161,6 @@ def _sample_body(rng, frame_h):
         trousers=trousers, shin_colour=trousers if rng.uniform() < 0.8 else skin,
         shoes=_colour(rng, 15, 70),
     )
-
-
-SKIN_TONES = ((255, 219, 172), (241, 194, 125), (224, 172, 105), (198, 134, 66), (141, 85, 36),
-              (92, 58, 32))
 
 
 def _hsv_to_rgb(h, s, v):
@@ -292,7 +291,7 @@ def pose_joints(spec, t, dofs):
     return j
 
 
-def head_centre(spec, joints):
+def head_centre(joints):
     """Centre (2,) of the head ellipse: the ears' midpoint."""
     return 0.5 * (joints[R_EAR] + joints[L_EAR])
 
@@ -328,12 +327,11 @@ def _shade(colour, factor):
 def render_person(spec, joints, background):
     """The person frame: the figure posed at ``joints`` (25, 2) over ``background`` -> RGB image (W, H)."""
     b, s = spec.body, spec.scene
-    frame_h, frame_w = spec.frame_size
     img = Image.fromarray(background)
     draw = ImageDraw.Draw(img)
     j = joints * SUPERSAMPLE
     unit = b.height * SUPERSAMPLE
-    floor_y = s.floor_y * frame_h * SUPERSAMPLE
+    floor_y = s.floor_y * spec.frame_size[0] * SUPERSAMPLE
     feet_x = (j[L_ANKLE, 0], j[R_ANKLE, 0])
     rx = 0.5 * abs(feet_x[0] - feet_x[1]) + 0.1 * unit
     cx = 0.5 * (feet_x[0] + feet_x[1])
@@ -349,7 +347,7 @@ def render_person(spec, joints, background):
     waist = 0.35 * (j[L_HIP] - j[R_HIP])
     torso = [j[R_SHOULDER], j[L_SHOULDER], j[L_HIP] + waist * 0.3, j[R_HIP] - waist * 0.3]
     draw.polygon([tuple(p) for p in torso], fill=b.shirt)
-    head = head_centre(spec, joints) * SUPERSAMPLE
+    head = head_centre(joints) * SUPERSAMPLE
     _segment(draw, j[NECK], 0.5 * (j[NECK] + head), _shade(b.skin, 0.9), 0.05 * unit)
     r = b.head_r * unit
     draw.ellipse([head[0] - 0.85 * r, head[1] - r, head[0] + 0.85 * r, head[1] + r], fill=b.skin)

@@ -11,6 +11,7 @@ videos (private score), as the course's Kaggle competition does.
 """
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,13 +42,15 @@ def csv_header(n_pixels):
 
 
 def write_submission(videos, path):
-    """Write videos (V, T, C, H, W) float in [0, 1] as a submission CSV at ``path``.
+    """Write videos (V, T, C, H, W) as a submission CSV at ``path``: floats in [0, 1] are converted
+    with :func:`to_pixels`; an integer array is taken as 0..255 pixel values (an answer file).
 
     Rows are streamed to a temporary file in the same folder, renamed to ``path`` when complete, so
     an interrupted run never leaves half a file. Returns ``path`` as a Path.
     """
     if videos.ndim != 5:
         raise ValueError(f"videos must be (V, T, C, H, W), got shape {tuple(videos.shape)}")
+    is_pixels = isinstance(videos, np.ndarray) and np.issubdtype(videos.dtype, np.integer)
     n_videos, n_frames = videos.shape[:2]
     n_pixels = math.prod(videos.shape[2:])
     path = Path(path)
@@ -56,8 +59,8 @@ def write_submission(videos, path):
         with open(tmp, "w", newline="\n") as f:
             f.write(csv_header(n_pixels) + "\n")
             for v in range(n_videos):
-                pixels = to_pixels(videos[v]).reshape(n_frames, n_pixels)
-                for t, row in enumerate(pixels):
+                pixels = (videos[v].clip(0, MAX_VALUE) if is_pixels else to_pixels(videos[v]))
+                for t, row in enumerate(pixels.reshape(n_frames, n_pixels)):
                     f.write(f"{v * n_frames + t}," + ",".join(map(str, row.tolist())) + "\n")
         os.replace(tmp, path)
     except OSError as err:
@@ -82,14 +85,17 @@ def read_table(path, n_pixels=math.prod(FRAME_SHAPE)):
     if header != expected:
         fields = header.split(",")
         wanted = expected.split(",")
-        where = next((i for i, (a, b) in enumerate(zip(fields, wanted)) if a.strip() != b), min(len(fields), len(wanted)))
+        where = next((i for i, (a, b) in enumerate(zip(fields, wanted)) if a.strip() != b),
+                     min(len(fields), len(wanted)))
         got = fields[where] if where < len(fields) else "<end of line>"
         want = wanted[where] if where < len(wanted) else "<end of line>"
         raise UserInputError(f"{path}: bad header: expected 'id,0,1,...,{n_pixels - 1}' ({n_pixels + 1} "
                              f"columns), found {len(fields)} columns; column {where + 1} is {got!r} "
                              f"where {want!r} was expected")
     try:
-        table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "loadtxt: input contained no data")  # reported below
+            table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
     except ValueError as err:
         raise UserInputError(_first_bad_line(path, n_pixels) or f"{path}: {err}") from None
     if table.shape[0] == 0:
@@ -190,6 +196,13 @@ def score_files(submission_path, answer_path, frames_per_video=FRAMES_PER_VIDEO,
     answer = read_submission(answer_path, frames_per_video, frame_shape)
     pred = read_submission(submission_path, frames_per_video, frame_shape, n_videos=answer.shape[0])
     return score(pred, answer)
+
+
+def ground_truth_pixels(root, frame_H=FRAME_SHAPE[1], frame_W=FRAME_SHAPE[2]):
+    """The answer of a dataset with test ground truth (``test/test_img_gt``, synthetic/imported
+    datasets): its frames resized like the inputs, as int64 pixels (V, T, 3, H, W)."""
+    from dataloader import load_test_ground_truth
+    return to_pixels(load_test_ground_truth(root, frame_H=frame_H, frame_W=frame_W))
 
 
 def format_scores(result):

@@ -1,0 +1,99 @@
+"""val_PSNR.py: the per-frame plot, CSV and summary, and the sampling modes."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import val_PSNR
+from modules.checkpoint import save_checkpoint
+from modules.metrics import psnr_per_frame
+from modules.psnr_report import analyse
+from modules.vae import VAE_Model
+
+TINY = dict(F_dim=16, L_dim=8, N_dim=4, D_out_dim=16, output_mode="residual", init="scaled")
+VAL_LEN = 12
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from a second thread, and on a shared, busy CPU it made them ~100x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def run(tmp_path):
+    """A tiny val split (a smooth moving pattern) and a checkpoint of a tiny residual model."""
+    ramp = np.linspace(0, 255, 64)
+    for t in range(VAL_LEN):
+        frame = np.stack([np.tile(np.roll(ramp, 2 * t), (32, 1))] * 3, axis=-1).astype(np.uint8)
+        for folder in ("val_img", "val_label"):
+            path = tmp_path / "data" / "val" / folder / f"frame{t}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(frame if folder == "val_img" else 255 - frame).save(path)
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt",
+                    {"model": VAE_Model(**TINY).state_dict(), "epoch": 4, "config": TINY})
+    return tmp_path
+
+
+def _main(run, *args):
+    val_PSNR.main(["--DR", str(run / "data"), "--ckpt_path", str(run / "run" / "checkpoints" / "last.pt"),
+                   "--val_vi_len", str(VAL_LEN), "--device", "cpu", *map(str, args)])
+
+
+def test_outputs_plot_csv_and_summary(run):
+    _main(run, "--num_samples", 3)
+    out = run / "run"  # default --save_root: the checkpoint's run folder
+    assert (out / "val_psnr_prior_k3.png").stat().st_size > 1000
+    with open(out / "val_psnr_prior_k3.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["frame"]) for r in rows] == list(range(1, VAL_LEN))
+    assert list(rows[0]) == ["frame", "psnr", "psnr_std", "psnr_min", "psnr_max", "ssim", "ssim_std"]
+    summary = json.loads((out / "val_psnr_prior_k3.json").read_text())
+    assert summary["mode"] == "prior" and summary["label"] == "prior z" and summary["num_samples"] == 3
+    assert summary["avg_psnr"] == pytest.approx(np.mean([float(r["psnr"]) for r in rows]), abs=1e-3)
+    assert summary["kaggle_psnr"] == pytest.approx(summary["avg_psnr"], abs=0.2)  # 8-bit rounding only
+    assert 0 < summary["ssim"] <= 1 and summary["kaggle_frames"] == f"1..{VAL_LEN - 1}"
+    assert len(summary["sample_avg_psnr"]) == 3 and summary["epoch"] == 4
+
+
+def test_modes_are_labelled_in_the_file_names(run):
+    _main(run, "--mode", "zero", "--save_root", run / "out")
+    _main(run, "--mode", "best_of_k", "--num_samples", 2, "--save_root", run / "out")
+    names = sorted(p.name for p in (run / "out").iterdir())
+    assert names == ["val_psnr_best_of_2.csv", "val_psnr_best_of_2.json", "val_psnr_best_of_2.png",
+                     "val_psnr_zero.csv", "val_psnr_zero.json", "val_psnr_zero.png"]
+    assert json.loads((run / "out" / "val_psnr_zero.json").read_text())["label"] == "zero z"
+
+
+def test_best_of_k_keeps_the_best_prior_sample_and_zero_is_deterministic():
+    torch.manual_seed(0)
+    model = VAE_Model(**TINY).eval()
+    frames, poses = torch.rand(6, 3, 16, 16), torch.rand(6, 3, 16, 16)
+    prior = analyse(model, frames, poses, mode="prior", num_samples=4, seed=5)
+    best = analyse(model, frames, poses, mode="best_of_k", num_samples=4, seed=5)
+    assert prior["psnr"].shape == (4, 5) and best["psnr"].shape == (1, 5)
+    assert best["chosen"] == int(prior["psnr"].mean(axis=1).argmax())
+    np.testing.assert_allclose(best["psnr"][0], prior["psnr"][best["chosen"]])
+    zero_a = analyse(model, frames, poses, mode="zero", seed=1)
+    zero_b = analyse(model, frames, poses, mode="zero", seed=2)
+    np.testing.assert_array_equal(zero_a["psnr"], zero_b["psnr"])
+    np.testing.assert_allclose(zero_a["psnr"][0],
+                               psnr_per_frame(zero_a["video"][1:], frames[1:]).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--mode", "best_of_k"), "best_of_k needs --num_samples K with K > 1"),
+    (("--mode", "zero", "--num_samples", 3), "--mode zero is deterministic"),
+    (("--val_vi_len", 20), "fewer than one clip of 20 frames"),
+])
+def test_bad_requests_exit_with_a_message(run, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        _main(run, *args)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err

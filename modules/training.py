@@ -2,6 +2,8 @@
 
 ``fit(cfg)`` is what Trainer.py runs. Every epoch reseeds its random streams from
 (seed, epoch), so a run resumed from a checkpoint repeats exactly what the uninterrupted run did.
+Under torchrun (docs/distributed.md) each process trains on its share of the clips through
+DistributedDataParallel, and only rank 0 validates, prints and writes files.
 """
 import math
 import random
@@ -12,9 +14,10 @@ from datetime import datetime
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
+from . import distributed
 from .checkpoint import load_checkpoint, load_model_weights, rng_state, save_checkpoint, set_rng_state
 from .config import MODEL_KEYS, model_kwargs
 from .errors import UserInputError
@@ -57,10 +60,15 @@ def default_save_root():
     return Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def seed_epoch(seed, epoch):
-    """Seed torch and python for ``epoch``: the same (seed, epoch) replays the same epoch."""
+def seed_epoch(seed, epoch, rank=0):
+    """Seed torch and python for ``epoch``: the same (seed, epoch) replays the same epoch.
+
+    Under DDP each ``rank`` draws its own latent noise (torch), as the samples of one big batch
+    would; the returned value, which orders the data and flips the teacher-forcing coins, is the
+    same on every rank, so the ranks take the same branches.
+    """
     value = seed * 100_003 + epoch
-    torch.manual_seed(value)
+    torch.manual_seed(value + 1_000_003 * rank)
     random.seed(value)
     return value
 
@@ -101,7 +109,8 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
     totals = torch.zeros(3, dtype=torch.float64)
     forced, batches = 0.0, 0
     coins = teacher_forcing_coins(tfr, cfg.tf_flip, cfg.train_vi_len - 1, rng)
-    bar = tqdm(loader, desc=desc, leave=False, disable=None, dynamic_ncols=True)
+    bar = tqdm(loader, desc=desc, leave=False, disable=None if distributed.is_main_process() else True,
+               dynamic_ncols=True)
     for frames, poses in bar:
         frames, poses = frames.to(device, non_blocking=True), poses.to(device, non_blocking=True)
         coin = next(coins)
@@ -110,7 +119,8 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
             pred, mu, logvar = model(frames, poses, coin)
         terms = cvae_loss(pred, frames[:, 1:], mu, logvar, beta, cfg.kl_reduction)
         stats = torch.stack([terms["loss"], terms["recon"], terms["kl"]]).detach().double().cpu()
-        if not torch.isfinite(stats).all():
+        # All ranks decide together, before any of them enters backward's gradient all-reduce.
+        if not distributed.all_ranks(torch.isfinite(stats).all()):
             raise NonFiniteLossError(f"non-finite loss (loss, recon, kl) = {stats.tolist()} at batch {batches}")
         terms["loss"].backward()
         if cfg.clip_grad > 0:
@@ -122,7 +132,8 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
         bar.set_postfix(loss=f"{stats[0]:.4f}", beta=f"{beta:.3g}", tfr=f"{tfr:.2f}")
     if batches == 0:
         raise UserInputError("no training clips: lower --train_vi_len or raise --partial")
-    loss, recon, kl = (totals / batches).tolist()
+    # Every rank has run the same number of batches, so the mean of the ranks' means is the mean.
+    loss, recon, kl = distributed.mean_over_ranks(totals / batches).tolist()
     return {"train_loss": loss, "train_recon": recon, "train_kl": kl, "teacher_forcing": forced / batches}
 
 
@@ -201,13 +212,21 @@ def load_datasets(cfg, root):
 
 
 def train_loader_for_epoch(train_set, cfg, epoch, generator):
-    """DataLoader over the first ``partial`` of the clips (``fast_partial`` early with --fast_train)."""
+    """DataLoader over the first ``partial`` of the clips (``fast_partial`` early with --fast_train).
+
+    Under DDP a DistributedSampler deals each rank its own ``len // world_size`` clips, shuffled
+    from (seed, epoch) identically on every rank, so all ranks run the same number of batches.
+    """
     partial = partial_for_epoch(epoch, cfg.partial, cfg.fast_train, cfg.fast_partial, cfg.fast_train_epoch)
     if hasattr(train_set, "set_epoch"):
         train_set.set_epoch(epoch)
     clips = Subset(train_set, range(max(1, int(len(train_set) * partial))))
-    return DataLoader(clips, batch_size=cfg.batch_size, shuffle=True, drop_last=True, generator=generator,
-                      num_workers=cfg.num_workers, pin_memory=torch.cuda.is_available(),
+    sampler = None
+    if distributed.is_distributed():
+        sampler = DistributedSampler(clips, shuffle=True, seed=cfg.seed, drop_last=True)
+        sampler.set_epoch(epoch)
+    return DataLoader(clips, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
+                      generator=generator, num_workers=cfg.num_workers, pin_memory=torch.cuda.is_available(),
                       persistent_workers=False)
 
 
@@ -215,10 +234,11 @@ def train_loader_for_epoch(train_set, cfg, epoch, generator):
 class Run:
     """Where a run writes: metrics.csv, plots, GIFs and checkpoints under one folder."""
 
-    def __init__(self, save_root):
+    def __init__(self, save_root, create=True):
         self.root = Path(save_root)
         self.ckpt_dir = self.root / "checkpoints"
-        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         self.metrics = self.root / "metrics.csv"
 
     def checkpoint(self, name):
@@ -226,8 +246,11 @@ class Run:
 
 
 def prepare(cfg):
-    """Device, model, optimiser, scheduler and the state to resume from (if ``--ckpt_path``)."""
-    device = resolve_device(cfg.device)
+    """Device, model, optimiser, scheduler and the state to resume from (if ``--ckpt_path``).
+
+    Under torchrun the device is this rank's (cuda:LOCAL_RANK, or the CPU with gloo).
+    """
+    device = distributed.device_of_process() if distributed.is_distributed() else resolve_device(cfg.device)
     if cfg.ckpt_path:
         apply_checkpoint_model_config(cfg, cfg.ckpt_path)
     model = build_model(cfg)
@@ -252,21 +275,39 @@ def _optimizer_to(optimizer, device):
 
 def fit(cfg):
     """Train as the flags say; returns the run folder. Writes after every epoch: metrics.csv,
-    the curves, a GIF of the validation rollout, ``last``/``best``/periodic checkpoints."""
-    root = dataset_root(cfg)
-    cfg.save_root = str(cfg.save_root or default_save_root())
-    run = Run(cfg.save_root)
+    the curves, a GIF of the validation rollout, ``last``/``best``/periodic checkpoints.
+
+    Under torchrun every process runs this; see :func:`_fit_in_process_group`.
+    """
+    distributed.check_launch(cfg.gpu)
+    with distributed.process_group(cfg.device):
+        return _fit_in_process_group(cfg)
+
+
+def _fit_in_process_group(cfg):
+    """The training run of one process. With several (DDP), the training pass goes through the
+    DDP wrapper while ``model`` (the same parameters, unwrapped) validates and is saved, so no
+    ``module.`` prefix reaches a checkpoint; rank 0 alone validates and writes, and the others
+    take its best PSNR."""
+    main = distributed.is_main_process()
+    with distributed.main_process_first():  # the synthetic dataset is generated once
+        root = dataset_root(cfg)
+    cfg.save_root = distributed.broadcast_from_main(str(cfg.save_root or default_save_root()))
+    run = Run(cfg.save_root, create=main)
     device, model, optimizer, scheduler, start_epoch, best_psnr = prepare(cfg)
-    train_set, val_set = load_datasets(cfg, root)
-    val_frames, val_poses = (x.unsqueeze(0).to(device) for x in val_set[0])
-    if start_epoch >= cfg.num_epoch:
+    with distributed.main_process_first():  # rank 0 writes the frame cache, the others read it
+        train_set, val_set = load_datasets(cfg, root)
+    if main:
+        val_frames, val_poses = (x.unsqueeze(0).to(device) for x in val_set[0])
+    if main and start_epoch >= cfg.num_epoch:
         print(f"nothing to train: the checkpoint is at epoch {start_epoch} of --num_epoch {cfg.num_epoch}")
-    train_step_model = torch.compile(model) if cfg.compile else model
+    train_step_model = distributed.wrap(model, device)
+    train_step_model = torch.compile(train_step_model) if cfg.compile else train_step_model
     epoch = start_epoch
     try:
         for epoch in range(start_epoch, cfg.num_epoch):
             started = time.perf_counter()
-            seed = seed_epoch(cfg.seed, epoch)
+            seed = seed_epoch(cfg.seed, epoch, distributed.rank())
             beta = kl_beta(epoch, cfg.kl_anneal_type, cfg.num_epoch, cfg.kl_anneal_cycle, cfg.kl_anneal_ratio)
             tfr = teacher_forcing_ratio(epoch, cfg.tfr, cfg.tfr_sde, cfg.tfr_d_step)
             lr = optimizer.param_groups[0]["lr"]
@@ -275,21 +316,26 @@ def fit(cfg):
                                     device=device, rng=random.Random(seed),
                                     desc=f"epoch {epoch + 1}/{cfg.num_epoch}")
             scheduler.step()
-            val = evaluate(model, val_frames, val_poses, seed=cfg.seed, amp=cfg.amp)
-            row = {"epoch": epoch, "lr": lr, "beta": beta, "tfr": tfr, **stats, "val_loss": val["val_loss"],
-                   "val_psnr": val["val_psnr"], "seconds": time.perf_counter() - started}
-            best_psnr = record_epoch(run, cfg, row, val, val_frames, val_poses, best_psnr,
-                                     lambda: training_state(model, optimizer, scheduler, next_epoch=epoch + 1,
-                                                            best_psnr=max(best_psnr, val["val_psnr"]), cfg=cfg))
+            if main:
+                val = evaluate(model, val_frames, val_poses, seed=cfg.seed, amp=cfg.amp)
+                row = {"epoch": epoch, "lr": lr, "beta": beta, "tfr": tfr, **stats, "val_loss": val["val_loss"],
+                       "val_psnr": val["val_psnr"], "seconds": time.perf_counter() - started}
+                best_psnr = record_epoch(run, cfg, row, val, val_frames, val_poses, best_psnr,
+                                         lambda: training_state(model, optimizer, scheduler, next_epoch=epoch + 1,
+                                                                best_psnr=max(best_psnr, val["val_psnr"]), cfg=cfg))
+            best_psnr = distributed.broadcast_from_main(best_psnr)
     except NonFiniteLossError as err:
         raise UserInputError(f"{err} in epoch {epoch + 1}: training stopped; the last good checkpoint is "
                              f"{run.checkpoint('last')} (try a lower --lr or --clip_grad)") from err
     except KeyboardInterrupt:
-        path = run.checkpoint("interrupted")
-        save_checkpoint(path, training_state(model, optimizer, scheduler, next_epoch=epoch,
-                                             best_psnr=best_psnr, cfg=cfg))
-        print(f"\ninterrupted in epoch {epoch + 1}: saved {path}; resume with --ckpt_path {path} "
-              f"(the interrupted epoch is trained again from the weights it had reached)")
+        # Under torchrun Ctrl-C reaches every rank; rank 0 saves without waiting on the others
+        # (no collective: a peer may already be gone).
+        if main:
+            path = run.checkpoint("interrupted")
+            save_checkpoint(path, training_state(model, optimizer, scheduler, next_epoch=epoch,
+                                                 best_psnr=best_psnr, cfg=cfg))
+            print(f"\ninterrupted in epoch {epoch + 1}: saved {path}; resume with --ckpt_path {path} "
+                  f"(the interrupted epoch is trained again from the weights it had reached)")
     return run.root
 
 

@@ -17,6 +17,7 @@ Output layout::
     <out>/runs/<name>/best_eval.json   per-frame PSNR, Kaggle-style PSNR, SSIM of checkpoints/best.pt
     <out>/<comparison>.png, <out>/<comparison>_<metric>.png, <out>/results.md   (modules.compare)
 """
+import copy
 import json
 import re
 import shlex
@@ -25,12 +26,13 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_checkpoint, load_model_weights
-from .config import model_kwargs, parse_train_args
+from .checkpoint import load_checkpoint
+from .config import parse_train_args
 from .errors import UserInputError
+from .inference import load_inference_model
+from .psnr_report import analyse, load_val_video, summarise
 from .runlog import read_metrics
-from .training import evaluate, fit, resolve_device
-from .vae import VAE_Model
+from .training import dataset_root, fit
 
 PLAN_FILE = "experiment.json"
 EVAL_FILE = "best_eval.json"
@@ -261,22 +263,19 @@ def train_run(cfg):
 
 
 def evaluate_checkpoint(ckpt_path, cfg):
-    """Roll out the validation video with the model of ``ckpt_path`` exactly as validation in
-    training does (same rollout, seed and PSNR). Returns ``val_psnr``, ``psnr_per_frame`` (frames
-    1..T-1), ``kaggle_psnr`` and ``ssim`` (None until their functions are available)."""
-    from dataloader import Dataset_Dance
-    from .training import dataset_root
-
-    ckpt = load_checkpoint(ckpt_path)
-    model = VAE_Model(**model_kwargs(ckpt.get("config", {})))
-    load_model_weights(model, ckpt["model"], ckpt_path)
-    device = resolve_device(cfg.device)
-    val_set = Dataset_Dance(dataset_root(cfg), mode="val", video_len=cfg.val_vi_len, frame_H=cfg.frame_H,
-                            frame_W=cfg.frame_W)
-    frames, poses = (x.unsqueeze(0).to(device) for x in val_set[0])
-    val = evaluate(model.to(device), frames, poses, seed=cfg.seed, amp=cfg.amp)
-    return {"val_psnr": val["val_psnr"], "psnr_per_frame": val["psnr_per_frame"].tolist(),
-            "kaggle_psnr": None, "ssim": None}
+    """Score the model of ``ckpt_path`` on the validation video with val_PSNR.py's analysis: one
+    prior-sampled rollout seeded like validation in training, so ``val_psnr`` equals the run's
+    metrics.csv value for that epoch. Returns ``val_psnr``, ``psnr_per_frame`` and ``ssim_per_frame``
+    (frames 1..T-1), ``kaggle_psnr`` (8-bit, frames 1..600) and ``ssim`` (mean)."""
+    eval_cfg = copy.copy(cfg)  # load_inference_model writes the checkpoint's network flags into it
+    eval_cfg.ckpt_path = str(ckpt_path)
+    model, device, _ = load_inference_model(eval_cfg)
+    frames, poses = load_val_video(dataset_root(cfg), cfg)
+    result = analyse(model, frames.to(device), poses.to(device), mode="prior", num_samples=1, seed=cfg.seed,
+                     amp=cfg.amp)
+    summary = summarise(result, mode="prior", num_samples=1, seed=cfg.seed)
+    return {"val_psnr": summary["avg_psnr"], "kaggle_psnr": summary["kaggle_psnr"], "ssim": summary["ssim"],
+            "psnr_per_frame": result["psnr"][0].tolist(), "ssim_per_frame": result["ssim"][0].tolist()}
 
 
 def evaluate_run(cfg):

@@ -95,7 +95,9 @@ def test_experiment_runs_resumes_and_redraws_from_files(tiny_dataset, tmp_path, 
         assert row["settings"] == f"`{flags}`"
         # The best checkpoint re-scored after training reproduces its validation in training.
         scored = json.loads((out / "runs" / name / exp.EVAL_FILE).read_text())
-        assert len(scored["psnr_per_frame"]) == 19
+        assert len(scored["psnr_per_frame"]) == len(scored["ssim_per_frame"]) == 19
+        assert row["Kaggle-style PSNR (dB)"] == f"{scored['kaggle_psnr']:.2f}"
+        assert row["SSIM"] == f"{scored['ssim']:.4f}"
         assert sum(scored["psnr_per_frame"]) / 19 == pytest.approx(best["val_psnr"], abs=1e-4)
     assert [r["tfr"] for r in read_metrics(out / "runs" / "tf_on" / "metrics.csv")] == [1.0, 0.0]
 
@@ -103,7 +105,7 @@ def test_experiment_runs_resumes_and_redraws_from_files(tiny_dataset, tmp_path, 
     outputs = [out / "runs" / n / f for n in SETTINGS for f in ("metrics.csv", "checkpoints/last.pt", exp.EVAL_FILE)]
     stamps = [p.stat().st_mtime_ns for p in outputs]
     calls = count_epochs(monkeypatch)
-    monkeypatch.setattr(exp, "evaluate", lambda *a, **k: pytest.fail("re-scored a finished run"))
+    monkeypatch.setattr(exp, "analyse", lambda *a, **k: pytest.fail("re-scored a finished run"))
     invoke(out, tiny_dataset)
     assert calls == [] and [p.stat().st_mtime_ns for p in outputs] == stamps
 

@@ -69,7 +69,7 @@ def draw_panel(ax, panel, runs, colours):
                     markersize=6, markerfacecolor="none", color=style["color"])
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if column.endswith("_loss") and all(r[column] > 0 for r in rows):
+        if column == "train_loss" and all(r[column] > 0 for r in rows):  # beta * KL can dwarf recon
             ax.set_yscale("log")
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(ylabel)
@@ -86,7 +86,7 @@ def plot_comparison(name, runs, colours, out):
     handles, labels = axes.flat[2].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6) or 1, frameon=False)
     fig.suptitle(name, y=0.995, fontsize=11, x=0.02, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     paths.append(out / f"{name}.png")
     fig.savefig(paths[-1], dpi=80)
     plt.close(fig)

@@ -45,6 +45,7 @@ MARKER_NAME = ".lab4_synthetic.json"
 SUPERSAMPLE = 2  # draw at 2x and average down: anti-aliased edges at the cost of 4x pixels
 PNG_COMPRESS_LEVEL = 1
 FRAMES_PER_JOB = 48
+PARALLEL_MIN_FRAMES = 500  # smaller datasets render in-process: starting workers would cost more
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 
 # OpenPose BODY_25: keypoint order, the limbs it draws (pairs of keypoints) and its per-keypoint colours.
@@ -468,7 +469,7 @@ def generate_dataset(root, *, progress=True, workers=None, **params):
     and, last, the marker file are written to the sibling folder ``<root>.partial``, which is renamed to
     ``root`` when complete: an interrupted run leaves no half dataset at ``root``. ``root`` must not
     exist, be empty, or be a synthetic dataset written before (it is replaced). ``workers`` processes
-    render in parallel (default: up to 2).
+    render in parallel (default: up to 2, or 1 for datasets under 500 frames).
     """
     root = Path(root)
     params = generation_params(**params)
@@ -482,7 +483,7 @@ def generate_dataset(root, *, progress=True, workers=None, **params):
             if folder:
                 Path(folder).mkdir(parents=True, exist_ok=True)
     total = sum(job.t1 - job.t0 for job in jobs)
-    workers = workers or _default_workers()
+    workers = workers or (_default_workers() if total >= PARALLEL_MIN_FRAMES else 1)
     with tqdm(total=total, desc=f"generating {root}", unit="frame", disable=None if progress else True) as bar:
         if workers == 1:
             for job in jobs:

@@ -4,6 +4,7 @@ import random
 import socket
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
@@ -13,6 +14,7 @@ import torch
 import torch.multiprocessing as mp
 from torch.utils.data import TensorDataset
 
+import modules.training
 import modules.vae
 from modules import distributed
 from modules.checkpoint import load_checkpoint
@@ -21,7 +23,7 @@ from modules.errors import UserInputError
 from modules.objective import reparameterize
 from modules.runlog import read_metrics
 from modules.synthetic import generate_dataset
-from modules.training import build_model, build_optimizer, fit, train_loader_for_epoch, train_one_epoch
+from modules.training import NonFiniteLossError, build_model, build_optimizer, fit, train_loader_for_epoch, train_one_epoch
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_FLAGS = ["--F_dim", "16", "--L_dim", "8", "--N_dim", "4", "--D_out_dim", "16", "--device", "cpu",
@@ -114,13 +116,30 @@ def one_training_step(batch_size):
     return model
 
 
-def _ddp_step_worker(rank, port, out_dir):
+def run_ranks(worker, *args, deadline_s=120):
+    """Run ``worker(rank, port, *args)`` in WORLD processes as torchrun would set them up; a hang
+    (a rank left waiting in a collective) fails the test instead of blocking it."""
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"  # fork: no second torch import
+    context = mp.start_processes(_as_rank, args=(worker, free_port(), *args), nprocs=WORLD, join=False,
+                                 start_method=method)
+    deadline = time.monotonic() + deadline_s
+    while not context.join(timeout=1):
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail(f"the ranks did not finish within {deadline_s} s")
+
+
+def _as_rank(rank, worker, port, *args):
     os.environ.update(loopback_env(), MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     with distributed.process_group("cpu"):
-        model = one_training_step(batch_size=1)
-    torch.save(model.state_dict(), Path(out_dir) / f"rank{rank}.pt")
+        worker(rank, *args)
+
+
+def _step_and_save(rank, out_dir):
+    torch.save(one_training_step(batch_size=1).state_dict(), Path(out_dir) / f"rank{rank}.pt")
 
 
 def test_one_ddp_step_equals_one_step_on_the_concatenated_batch(tmp_path):
@@ -140,9 +159,7 @@ def test_one_ddp_step_equals_one_step_on_the_concatenated_batch(tmp_path):
     BN cancels it, so its true gradient is 0 and Adam's first step, lr * g / (|g| + eps), turns
     each run's round-off into an update of up to lr -- it is only checked to stay within lr.
     """
-    # fork: the workers need not import torch again (spawn where fork does not exist)
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    mp.start_processes(_ddp_step_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, start_method=method)
+    run_ranks(_step_and_save, str(tmp_path))
     reference = one_training_step(batch_size=WORLD).state_dict()
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
     torch.manual_seed(0)
@@ -156,6 +173,27 @@ def test_one_ddp_step_equals_one_step_on_the_concatenated_batch(tmp_path):
                 torch.testing.assert_close(state[name], expected, rtol=1e-5, atol=1e-6, msg=f"rank {rank}: {name}")
     moved = (reference["Generator.7.bias"] - untrained["Generator.7.bias"]).abs().max()
     assert moved == pytest.approx(lr, rel=1e-3), "one Adam step moves a weight with a clear gradient by lr"
+
+
+def _nan_on_rank_one(rank, out_dir):
+    real_loss = modules.training.cvae_loss
+
+    def loss(*args):
+        terms = real_loss(*args)
+        if rank == 1:
+            terms["loss"] = terms["loss"] * float("nan")
+        return terms
+
+    with mock.patch.object(modules.training, "cvae_loss", loss):
+        try:
+            one_training_step(batch_size=1)
+        except NonFiniteLossError:
+            (Path(out_dir) / f"stopped{rank}").touch()
+
+
+def test_a_nan_on_one_rank_stops_every_rank_before_any_steps(tmp_path):
+    run_ranks(_nan_on_rank_one, str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stopped0", "stopped1"]
 
 
 # -- single process --------------------------------------------------------------------------------

@@ -70,6 +70,9 @@ def main(argv=None):
     except ExperimentInterrupted as err:
         print(f"\ninterrupted: {err}", file=sys.stderr)
         sys.exit(130)
+    except KeyboardInterrupt:
+        print("\ninterrupted: run the same command again to resume", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from .experiments import EVAL_FILE, Plan, run_dir  # noqa: E402
+from .experiments import EVAL_FILE, FAILED_FILE, Plan, run_dir  # noqa: E402
 from .runlog import read_metrics  # noqa: E402
 
 RESULTS_FILE = "results.md"
@@ -37,7 +37,8 @@ def load_run(out, name):
     folder = run_dir(out, name)
     eval_path = folder / EVAL_FILE
     return {"rows": read_metrics(folder / "metrics.csv"),
-            "eval": json.loads(eval_path.read_text()) if eval_path.is_file() else None}
+            "eval": json.loads(eval_path.read_text()) if eval_path.is_file() else None,
+            "failed": (folder / FAILED_FILE).is_file()}
 
 
 def _style(index):
@@ -133,11 +134,12 @@ def results_table(plan, runs):
     for name, flags in plan.settings.items():
         s = summarize(runs[name])
         flags_text = f"`{shlex.join(flags)}`" if flags else "(base only)"
+        stopped = " (then non-finite loss)" if runs[name]["failed"] else ""
         if s is None:
-            cells = [name, "not trained", "", "", "", "", "0", "", flags_text]
+            cells = [name, "diverged" if stopped else "not trained", "", "", "", "", "0" + stopped, "", flags_text]
         else:
             cells = [name, _number(s["final_psnr"], 2), _number(s["best_psnr"], 2), str(s["best_epoch"]),
-                     _number(s["kaggle_psnr"], 2), _number(s["ssim"], 4), str(s["epochs"]),
+                     _number(s["kaggle_psnr"], 2), _number(s["ssim"], 4), f"{s['epochs']}{stopped}",
                      _duration(s["seconds"]), flags_text]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

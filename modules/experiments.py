@@ -19,6 +19,7 @@ Output layout::
 """
 import copy
 import json
+import math
 import re
 import shlex
 from dataclasses import asdict, dataclass, field
@@ -32,10 +33,11 @@ from .errors import UserInputError
 from .inference import load_inference_model
 from .psnr_report import analyse, load_val_video, summarise
 from .runlog import read_metrics
-from .training import dataset_root, fit
+from .training import NonFiniteLossError, dataset_root, fit
 
 PLAN_FILE = "experiment.json"
 EVAL_FILE = "best_eval.json"
+FAILED_FILE = "failed.json"
 RUNS_DIR = "runs"
 DEFAULT_OUT = "experiments_out"
 DEFAULT_PRESET = "cpu_quick"
@@ -75,7 +77,8 @@ def teacher_forcing_flags(num_epoch):
     """The report's teacher forcing (tfr 1, tfr_sde 10, tfr_d_step 0.1 over 30 epochs) rescaled to
     ``num_epoch``: forced for the first third, decaying linearly over the second, off in the last."""
     third = max(1, num_epoch // 3)
-    return ["--tfr", "1.0", "--tfr_sde", str(third), "--tfr_d_step", f"{1 / third:.6g}"]
+    step = math.ceil(1e6 / third) / 1e6  # rounded up: `third` steps reach exactly 0, not 1e-7
+    return ["--tfr", "1.0", "--tfr_sde", str(third), "--tfr_d_step", f"{step:.6g}"]
 
 
 def cyclical_flags(num_epoch):
@@ -214,11 +217,14 @@ def run_config(base, flags, folder):
 
 
 def run_status(cfg):
-    """``done``, ``resume`` (a last.pt before num_epoch) or ``new`` for the run folder of ``cfg``.
+    """``done``, ``failed`` (stopped on a non-finite loss), ``resume`` (a last.pt before num_epoch)
+    or ``new`` for the run folder of ``cfg``.
 
     Raises UserInputError when the folder holds a run trained with other settings.
     """
     folder = Path(cfg.save_root)
+    if (folder / FAILED_FILE).is_file():
+        return "failed"
     last = folder / "checkpoints" / "last.pt"
     if not last.is_file():
         return "new"
@@ -245,7 +251,7 @@ class ExperimentInterrupted(Exception):
 def train_run(cfg):
     """Train or resume one run to ``cfg.num_epoch``. Returns the status it was found in."""
     status = run_status(cfg)
-    if status == "done":
+    if status in ("done", "failed"):
         return status
     if status == "resume":
         # last.pt, not interrupted.pt: last.pt continues exactly where the finished epochs left off.
@@ -254,7 +260,14 @@ def train_run(cfg):
         # fit() builds the model from the global RNG: without this, a run's initial weights would
         # depend on how many runs this process trained before it.
         torch.manual_seed(cfg.seed)
-    fit(cfg)
+    try:
+        fit(cfg)
+    except UserInputError as err:
+        if not isinstance(err.__cause__, NonFiniteLossError):
+            raise
+        # Deterministic: training it again would diverge again. The set goes on; the table says so.
+        (Path(cfg.save_root) / FAILED_FILE).write_text(json.dumps({"error": str(err)}, indent=1) + "\n")
+        return "failed"
     cfg.ckpt_path = None
     if run_status(cfg) != "done":
         raise ExperimentInterrupted(f"{cfg.save_root} stopped before epoch {cfg.num_epoch}: run the same "
@@ -300,7 +313,8 @@ def evaluate_run(cfg):
 
 def run_experiment(plan, out, *, log=print):
     """Train (or resume) every run of ``plan`` into ``out``, score each best checkpoint, then draw
-    the comparison. Returns {run name: status found (new / resume / done)}."""
+    the comparison. Returns {run name: status found (new / resume / done / failed)}. A run that
+    diverges (non-finite loss) is recorded in its ``failed.json`` and the set goes on."""
     from .compare import write_comparison
 
     out = Path(out)
@@ -314,7 +328,11 @@ def run_experiment(plan, out, *, log=print):
         statuses[name] = train_run(cfg)
         if statuses[name] == "done":
             log("  finished before: not trained again")
-        evaluate_run(cfg)
+        if statuses[name] == "failed" or (run_dir(out, name) / FAILED_FILE).is_file():
+            log(f"  stopped on a non-finite loss: see {run_dir(out, name) / FAILED_FILE} (delete the run "
+                f"folder to train it again)")
+        if (run_dir(out, name) / "checkpoints" / "best.pt").is_file():
+            evaluate_run(cfg)
     paths = write_comparison(out)
     log(f"comparison: {out / 'results.md'} and {len(paths) - 1} plots in {out}")
     return statuses

@@ -164,3 +164,23 @@ def test_settings_from_a_config_file_and_flags(tmp_path):
                          (["--setting", "a=--tfr fast"], "invalid Trainer flags")]:
         with pytest.raises(UserInputError, match=message):
             experiments.main.__wrapped__(["--list", "--no_defaults", "--setting", "ok=--tfr 0", *bad])
+
+
+def test_a_diverged_run_is_recorded_and_not_trained_again(tiny_dataset, tmp_path, monkeypatch):
+    original = training.train_one_epoch
+
+    def diverging(*args, **kwargs):
+        if kwargs["desc"] == "epoch 2/2":
+            raise training.NonFiniteLossError("non-finite loss (loss, recon, kl) = [nan, nan, nan]")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_one_epoch", diverging)
+    argv = ["--out", str(tmp_path), "--no_defaults", "--setting", "nan=--tfr 0", "--DR", str(tiny_dataset), *TINY]
+    experiments.main(argv)
+    assert "non-finite loss" in (tmp_path / "runs" / "nan" / exp.FAILED_FILE).read_text()
+    row = table_rows((tmp_path / "results.md").read_text())["nan"]
+    assert row["epochs"] == "1 (then non-finite loss)" and row["SSIM"] != "–"  # epoch 1's best.pt is scored
+
+    calls = count_epochs(monkeypatch)
+    experiments.main(argv)
+    assert calls == []

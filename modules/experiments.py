@@ -223,18 +223,19 @@ def run_status(cfg):
     Raises UserInputError when the folder holds a run trained with other settings.
     """
     folder = Path(cfg.save_root)
+    last = folder / "checkpoints" / "last.pt"
+    ckpt = load_checkpoint(last) if last.is_file() else None
+    if ckpt is not None:
+        stored, wanted = ckpt.get("config", {}), vars(cfg)
+        changed = sorted(k for k in wanted if k not in _RUNTIME_KEYS and k in stored and stored[k] != wanted[k])
+        if changed:
+            diffs = ", ".join(f"{k}: {stored[k]!r} there, {wanted[k]!r} now" for k in changed[:6])
+            raise UserInputError(f"{folder} holds a run trained with other settings ({diffs}); use another "
+                                 f"--out or delete that run folder")
     if (folder / FAILED_FILE).is_file():
         return "failed"
-    last = folder / "checkpoints" / "last.pt"
-    if not last.is_file():
+    if ckpt is None:
         return "new"
-    ckpt = load_checkpoint(last)
-    stored, wanted = ckpt.get("config", {}), vars(cfg)
-    changed = sorted(k for k in wanted if k not in _RUNTIME_KEYS and k in stored and stored[k] != wanted[k])
-    if changed:
-        diffs = ", ".join(f"{k}: {stored[k]!r} there, {wanted[k]!r} now" for k in changed[:6])
-        raise UserInputError(f"{folder} holds a run trained with other settings ({diffs}); use another "
-                             f"--out or delete that run folder")
     epochs = [row["epoch"] for row in read_metrics(folder / "metrics.csv")]
     if ckpt["epoch"] < cfg.num_epoch:
         return "resume"
@@ -328,7 +329,7 @@ def run_experiment(plan, out, *, log=print):
         statuses[name] = train_run(cfg)
         if statuses[name] == "done":
             log("  finished before: not trained again")
-        if statuses[name] == "failed" or (run_dir(out, name) / FAILED_FILE).is_file():
+        if statuses[name] == "failed":
             log(f"  stopped on a non-finite loss: see {run_dir(out, name) / FAILED_FILE} (delete the run "
                 f"folder to train it again)")
         if (run_dir(out, name) / "checkpoints" / "best.pt").is_file():

@@ -31,10 +31,15 @@ MIN_MSE = MAX_VALUE ** 2 * 1e-10
 
 # -- writing -------------------------------------------------------------------------------------
 def to_pixels(frames):
-    """Frames (..., C, H, W) float in [0, 1] (tensor or array) -> int64 array of rint(255 x) in 0..255."""
+    """Frames (..., C, H, W) float in [0, 1] (tensor or array) -> uint8 array of rint(255 x) clamped
+    to 0..255 (computed in float64, one temporary)."""
     if torch.is_tensor(frames):
         frames = frames.detach().float().cpu().numpy()
-    return np.rint(np.asarray(frames, dtype=np.float64) * MAX_VALUE).clip(0, MAX_VALUE).astype(np.int64)
+    values = np.array(frames, dtype=np.float64)
+    values *= MAX_VALUE
+    np.rint(values, out=values)
+    np.clip(values, 0, MAX_VALUE, out=values)
+    return values.astype(np.uint8)
 
 
 def csv_header(n_pixels):
@@ -182,7 +187,7 @@ def score(pred, answer, frames=SCORED_FRAMES, public_videos=PUBLIC_VIDEOS):
     kept = scored_frames(pred.shape[1], frames)
     if not kept:
         raise UserInputError(f"videos of {pred.shape[1]} frames have no scored frames")
-    per_frame = psnr_8bit(pred[:, kept], answer[:, kept])
+    per_frame = np.stack([psnr_8bit(p[kept], a[kept]) for p, a in zip(pred, answer)])  # per video: less memory
     public = [v for v in range(pred.shape[0]) if v in public_videos]
     private = [v for v in range(pred.shape[0]) if v not in public_videos]
     return {"public": float(per_frame[public].mean()) if public else None,
@@ -200,7 +205,7 @@ def score_files(submission_path, answer_path, frames_per_video=FRAMES_PER_VIDEO,
 
 def ground_truth_pixels(root, frame_H=FRAME_SHAPE[1], frame_W=FRAME_SHAPE[2]):
     """The answer of a dataset with test ground truth (``test/test_img_gt``, synthetic/imported
-    datasets): its frames resized like the inputs, as int64 pixels (V, T, 3, H, W)."""
+    datasets): its frames resized like the inputs, as uint8 pixels (V, T, 3, H, W)."""
     from dataloader import load_test_ground_truth
     return to_pixels(load_test_ground_truth(root, frame_H=frame_H, frame_W=frame_W))
 

@@ -41,7 +41,7 @@ def test_course_frame_shape_puts_pixel_c_h_w_at_column_c2048_h64_w(tmp_path):
 def test_values_are_rounded_and_clamped_to_0_255():
     x = torch.tensor([-1.0, 0.0, 0.4 / 255, 0.6 / 255, 0.5, 1.0, 2.0, float(np.float32(254.5 / 255))])
     assert to_pixels(x).tolist() == [0, 0, 0, 1, 128, 255, 255, 254]  # rint: 127.5 -> 128, 254.5 -> 254
-    assert to_pixels(x).dtype == np.int64
+    assert to_pixels(x).dtype == np.uint8
 
 
 def test_scorer_on_a_hand_computed_case():

@@ -253,6 +253,7 @@ def prepare(cfg):
     device = distributed.device_of_process() if distributed.is_distributed() else resolve_device(cfg.device)
     if cfg.ckpt_path:
         apply_checkpoint_model_config(cfg, cfg.ckpt_path)
+    torch.manual_seed(cfg.seed)  # the initial weights depend on --seed alone
     model = build_model(cfg)
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg)

@@ -208,12 +208,8 @@ def make_submission(cfg):
         print(f"sanity check: {csv_path.name} reads back as the clamped prediction "
               f"({time.perf_counter() - timer:.1f}s)")
 
-    truth = load_ground_truth(root, cfg.frame_H, cfg.frame_W)
-    if truth is not None:
-        if truth.shape != videos.shape:
-            raise UserInputError(f"{root / 'test' / 'test_img_gt'} holds videos of shape {tuple(truth.shape)}, "
-                                 f"the prediction is {tuple(videos.shape)}")
-        result = score(to_pixels(videos), to_pixels(truth))
+    result = local_score(root, videos, cfg.frame_H, cfg.frame_W)
+    if result is not None:
         summary["scores"] = {k: result[k] for k in ("public", "private", "overall")}
         summary["scores"]["per_video"] = result["per_video"].tolist()
         print("local score against test/test_img_gt (the course's Kaggle formula):")
@@ -231,6 +227,22 @@ def make_submission(cfg):
     _write_json(out / "test_summary.json", summary)
     print(f"done in {summary['total_s']:.1f}s; summary in {out / 'test_summary.json'}")
     return summary
+
+
+def local_score(root, videos, frame_H, frame_W):
+    """Score the prediction against the dataset's test ground truth when it has one (None otherwise).
+    The submission is already written: a problem with the ground truth is reported, not raised."""
+    try:
+        truth = load_ground_truth(root, frame_H, frame_W)
+        if truth is None:
+            return None
+        if truth.shape != videos.shape:
+            raise UserInputError(f"{root / 'test' / 'test_img_gt'} holds videos of shape {tuple(truth.shape)}, "
+                                 f"the prediction is {tuple(videos.shape)}")
+    except UserInputError as err:
+        print(f"not scored: {err}")
+        return None
+    return score(to_pixels(videos), to_pixels(truth))
 
 
 def check_submission_file(path, videos):

@@ -137,3 +137,13 @@ def test_bad_input_is_named_and_exits_non_zero(tmp_path, capsys):
     err = _expect_error(capsys, "--DR", data, "--ckpt_path", ckpt)
     assert str(data / "test" / "test_img" / "3") in err and "no frames" in err
     assert not (tmp_path / "run" / "submission.csv").exists()
+
+
+def test_a_broken_ground_truth_is_reported_after_the_submission_is_written(tmp_path, capsys):
+    make_test_split(tmp_path / "data")
+    our_checkpoint(tmp_path / "run" / "best.pt")
+    (tmp_path / "data" / "test" / "test_img_gt" / "1" / "frame2.png").unlink()
+    run_tester("--DR", tmp_path / "data", "--ckpt_path", tmp_path / "run" / "best.pt")
+    assert "not scored:" in capsys.readouterr().out
+    assert read_submission(tmp_path / "run" / "submission.csv", frames_per_video=N_FRAMES).shape[0] == N_VIDEOS
+    assert "scores" not in json.loads((tmp_path / "run" / "test_summary.json").read_text())

@@ -23,7 +23,8 @@ from modules.errors import UserInputError
 from modules.objective import reparameterize
 from modules.runlog import read_metrics
 from modules.synthetic import generate_dataset
-from modules.training import NonFiniteLossError, build_model, build_optimizer, fit, train_loader_for_epoch, train_one_epoch
+from modules.training import (NonFiniteLossError, build_model, build_optimizer, fit, train_loader_for_epoch,
+                              train_one_epoch)
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_FLAGS = ["--F_dim", "16", "--L_dim", "8", "--N_dim", "4", "--D_out_dim", "16", "--device", "cpu",
@@ -62,7 +63,7 @@ def test_torchrun_two_ranks_write_one_set_of_outputs_that_resume_in_one_process(
            str(REPO / "Trainer.py"), *flags, "--save_root", str(run), "--num_epoch", "2"]
     done = subprocess.run(cmd, cwd=REPO, env={**os.environ, **loopback_env()}, capture_output=True, text=True,
                           timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr  # torchrun exits 0 only when every rank did
     # Only rank 0 prints the epoch lines and writes: one metrics row per epoch, one set of checkpoints.
     assert done.stdout.count("epoch 1/2:") == 1 and done.stdout.count("epoch 2/2:") == 1, done.stdout
     assert [r["epoch"] for r in read_metrics(run / "metrics.csv")] == [0, 1]

@@ -11,10 +11,10 @@ from .modules import (INTENDED_LEAKY_SLOPE, TEMPLATE_LEAKY_SLOPE, Decoder_Fusion
                       Generator, Label_Encoder, RGB_Encoder)
 from .objective import reparameterize, soft_clamp_logvar
 
-OUTPUT_MODES = ("template", "residual")
+OUTPUT_MODES = ("template", "residual", "anchored")
 INIT_MODES = ("default", "scaled")
 Z_MODES = ("prior", "zero")
-# Frames are clamped away from 0 and 1 before the logit of the residual output path.
+# Frames are clamped away from 0 and 1 before the logit of the residual/anchored output paths.
 _LOGIT_EPS = 1e-3
 
 
@@ -28,7 +28,11 @@ class VAE_Model(nn.Module):
         output_mode: ``template``: frame = sigmoid(Generator(...)). ``residual``: frame =
             sigmoid(logit(previous frame) + Generator(...)), with the Generator's last conv
             zero-initialised, so an untrained model copies the previous frame and training only
-            has to learn the change. Same parameters (and state_dict) in both modes.
+            has to learn the change. ``anchored``: the same with the video's first frame in place
+            of the previous one (like SVG's skip connections from the last observed frame), so
+            what the network adds is not integrated over a long rollout: the static scene stays
+            put and only the dancer has to be redrawn each step. Same parameters (and
+            state_dict) in every mode.
         init: ``default`` (PyTorch's) or ``scaled``: every conv N(0, 1/fan_in) with zero bias
             and the last conv of each residual branch zeroed, so the image signal reaches the
             output at its own scale instead of shrinking ~10x through the stacked blocks.
@@ -53,7 +57,7 @@ class VAE_Model(nn.Module):
         self.Generator = Generator(input_nc=D_out_dim, output_nc=3)
         if init == "scaled":
             _scaled_init_(self)
-        if output_mode == "residual":
+        if output_mode != "template":
             nn.init.zeros_(self.Generator[-1].weight)
             nn.init.zeros_(self.Generator[-1].bias)
 
@@ -69,31 +73,40 @@ class VAE_Model(nn.Module):
         return _per_frame(self.label_transformation, poses)
 
     def posterior(self, frame_features, pose_features):
-        """q(z | frame t, pose t): features (..., C, H, W) -> (mu, logvar), each (..., N, H, W)."""
+        """q(z | frame t, pose t): features (..., C, H, W) -> (mu, logvar), each (..., N, H, W).
+
+        mu and logvar are float32 even under autocast, so the logvar clamp, exp(0.5 * logvar) of
+        the reparameterisation and the KL run in full precision.
+        """
         params = _per_frame(lambda f, p: torch.cat(self.Gaussian_Predictor(f, p), dim=1),
                             frame_features, pose_features)
-        mu, logvar = params.chunk(2, dim=-3)
+        mu, logvar = params.float().chunk(2, dim=-3)
         return mu, soft_clamp_logvar(logvar)
 
-    def decode(self, prev_features, pose_features, z, prev_frames):
+    def decode(self, prev_features, pose_features, z, prev_frames, first_frames):
         """Predict frames from the previous frame's features, the pose features and z.
 
-        All arguments are (..., C, H, W) with matching leading dims; returns frames in [0, 1].
+        Arguments are (..., C, H, W) with matching leading dims (``first_frames`` may broadcast:
+        (B, 1, 3, H, W) for (B, T, ...)); the frames are used only by the residual/anchored
+        output modes. Returns frames in [0, 1].
         """
         logits = _per_frame(lambda *x: self.Generator(self.Decoder_Fusion(*x)),
                             prev_features, pose_features, z)
-        if self.output_mode == "residual":
-            logits = logits + torch.logit(prev_frames.clamp(_LOGIT_EPS, 1 - _LOGIT_EPS))
+        base = {"residual": prev_frames, "anchored": first_frames}.get(self.output_mode)
+        if base is not None:
+            logits = logits + torch.logit(base.clamp(_LOGIT_EPS, 1 - _LOGIT_EPS))
         return torch.sigmoid(logits)
 
     # -- one step and a rollout ----------------------------------------------------------------
-    def step(self, prev_frame, pose, target=None, z=None):
+    def step(self, prev_frame, pose, target=None, z=None, first_frame=None):
         """One prediction step on (B, 3, H, W) tensors.
 
         z: given, or sampled from the posterior q(z | target, pose) when ``target`` is given,
-        else from the prior N(0, I). Returns (frame, mu, logvar); mu/logvar are None without
-        ``target``.
+        else from the prior N(0, I). ``first_frame``: the video's first frame, needed by the
+        anchored output mode. Returns (frame, mu, logvar); mu/logvar are None without ``target``.
         """
+        if self.output_mode == "anchored" and first_frame is None:
+            raise ValueError("the anchored output mode needs the video's first_frame")
         pose_features = self.label_transformation(pose)
         mu = logvar = None
         if target is not None:
@@ -102,7 +115,7 @@ class VAE_Model(nn.Module):
                 z = reparameterize(mu, logvar)
         if z is None:
             z = self.prior_z(prev_frame.shape[0], prev_frame.shape[-2:], prev_frame)
-        frame = self.decode(self.frame_transformation(prev_frame), pose_features, z, prev_frame)
+        frame = self.decode(self.frame_transformation(prev_frame), pose_features, z, prev_frame, first_frame)
         return frame, mu, logvar
 
     def prior_z(self, batch_size, size, like, z_mode="prior", generator=None):
@@ -136,7 +149,7 @@ class VAE_Model(nn.Module):
         frame = first_frame
         for t in range(1, length):
             z = self.prior_z(batch, frame.shape[-2:], frame, z_mode, generator)
-            frame = self.decode(self.frame_transformation(frame), pose_features[:, t - 1], z, frame)
+            frame = self.decode(self.frame_transformation(frame), pose_features[:, t - 1], z, frame, first_frame)
             out[:, t] = frame
         return out
 
@@ -164,7 +177,7 @@ class VAE_Model(nn.Module):
         mu, logvar = self.posterior(frame_features[:, 1:], pose_features)
         z = reparameterize(mu, logvar, eps)
         if all(forced):
-            pred = self.decode(frame_features[:, :-1], pose_features, z, frames[:, :-1])
+            pred = self.decode(frame_features[:, :-1], pose_features, z, frames[:, :-1], frames[:, :1])
             return pred, mu, logvar
         preds = []
         for t in range(steps):
@@ -173,7 +186,7 @@ class VAE_Model(nn.Module):
             else:
                 prev_frame = preds[-1]
                 prev_features = self.frame_transformation(prev_frame)
-            preds.append(self.decode(prev_features, pose_features[:, t], z[:, t], prev_frame))
+            preds.append(self.decode(prev_features, pose_features[:, t], z[:, t], prev_frame, frames[:, 0]))
         return torch.stack(preds, dim=1), mu, logvar
 
 

@@ -124,3 +124,12 @@ def test_scaled_init_keeps_the_output_signal_from_collapsing_to_grey():
 def test_small_latent_is_rejected_with_a_reason():
     with pytest.raises(ValueError, match="N_dim must be >= 4"):
         VAE_Model(N_dim=2)
+
+
+def test_anchored_output_starts_as_the_first_frame_and_needs_it():
+    model = VAE_Model(**TINY, output_mode="anchored").eval()
+    first = torch.rand(2, 3, 8, 16).clamp(0.01, 0.99)
+    video = model.rollout(first, torch.rand(2, 4, 3, 8, 16))
+    torch.testing.assert_close(video, first.unsqueeze(1).expand_as(video), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="needs the video's first_frame"):
+        model.step(first, torch.rand(2, 3, 8, 16))

@@ -14,6 +14,9 @@ from .objective import reparameterize, soft_clamp_logvar
 OUTPUT_MODES = ("template", "residual", "anchored")
 INIT_MODES = ("default", "scaled")
 Z_MODES = ("prior", "zero")
+# Rollouts encode the poses of this many steps at a time: batched, with bounded memory (all 5 x 630
+# test poses at once would hold ~3 GB of activations at the template's widths).
+POSE_CHUNK = 64
 # Frames are clamped away from 0 and 1 before the logit of the residual/anchored output paths.
 _LOGIT_EPS = 1e-3
 
@@ -138,18 +141,20 @@ class VAE_Model(nn.Module):
             out: optional (B, T, 3, H, W) tensor to write into (e.g. on another device).
         Returns: (B, T, 3, H, W) frames; frame 0 is ``first_frame``.
 
-        The posterior is never computed, every pose is encoded up front in one batched call,
-        and videos of the batch are generated together.
+        The posterior is never computed, poses are encoded in batched calls of POSE_CHUNK steps
+        ahead, and videos of the batch are generated together.
         """
         batch, length = poses.shape[:2]
-        pose_features = self.encode_poses(poses[:, 1:])
         if out is None:
             out = first_frame.new_empty(batch, length, *first_frame.shape[1:])
         out[:, 0] = first_frame
         frame = first_frame
         for t in range(1, length):
+            if (t - 1) % POSE_CHUNK == 0:
+                pose_features = self.encode_poses(poses[:, t:t + POSE_CHUNK])
             z = self.prior_z(batch, frame.shape[-2:], frame, z_mode, generator)
-            frame = self.decode(self.frame_transformation(frame), pose_features[:, t - 1], z, frame, first_frame)
+            frame = self.decode(self.frame_transformation(frame), pose_features[:, (t - 1) % POSE_CHUNK], z,
+                                frame, first_frame)
             out[:, t] = frame
         return out
 

@@ -57,7 +57,8 @@ def add_data_args(parser):
                        help="dataset root in the LAB4 layout (default: the embedded synthetic dataset, "
                             "generated on first use)")
     group.add_argument("--save_root", type=str, default=None,
-                       help="output folder (default: runs/<date-time>)")
+                       help="output folder (Trainer.py default: runs/<date-time>; Tester.py and val_PSNR.py: "
+                            "the checkpoint's run folder)")
     group.add_argument("--num_workers", type=int, default=4)
     group.add_argument("--frame_H", type=_positive_int, default=32)
     group.add_argument("--frame_W", type=_positive_int, default=64)
@@ -74,7 +75,8 @@ def add_model_args(parser):
     group.add_argument("--fix_leaky_relu", action="store_true",
                        help="use LeakyReLU(0.01) where the template's nn.LeakyReLU(True) is the identity")
     group.add_argument("--output_mode", choices=OUTPUT_MODES, default="template",
-                       help="template: sigmoid(Generator); residual: starts as a copy of the previous frame")
+                       help="template: sigmoid(Generator); residual / anchored: sigmoid(logit(previous / first "
+                            "frame) + Generator), starting as a copy of that frame")
     group.add_argument("--init", choices=INIT_MODES, default="default",
                        help="default: PyTorch's init; scaled: 1/fan_in variance, residual branches zeroed")
 

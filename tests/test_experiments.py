@@ -19,14 +19,6 @@ SETTINGS = {"tf_on": "--tfr 1 --tfr_sde 1 --tfr_d_step 1", "tf_off": "--tfr 0"}
 PLOTS = ("tf", "tf_train_loss", "tf_val_loss", "tf_val_psnr", "tf_beta", "tf_tfr", "tf_psnr_per_frame")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions on a shared 2-core machine: a second thread mostly waits (measured 30x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory):

@@ -18,14 +18,6 @@ TINY_FLAGS = ["--F_dim", "16", "--L_dim", "8", "--N_dim", "4", "--D_out_dim", "1
 N_VIDEOS, N_FRAMES = 5, 4
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a second thread, and on a shared, busy CPU it made them ~100x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _png(path, pixels):
     path.parent.mkdir(parents=True, exist_ok=True)

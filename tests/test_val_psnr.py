@@ -17,14 +17,6 @@ TINY = dict(F_dim=16, L_dim=8, N_dim=4, D_out_dim=16, output_mode="residual", in
 VAL_LEN = 12
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a second thread, and on a shared, busy CPU it made them ~100x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture
 def run(tmp_path):

@@ -16,7 +16,6 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageSequence
 from tqdm import tqdm
 

@@ -2,7 +2,6 @@
 import json
 
 import pytest
-import torch
 
 import experiments
 import modules.experiments as exp

@@ -9,11 +9,14 @@ Writes submission.csv (header id,0..6143; row video*630+frame), test_summary.jso
 """
 from modules.errors import exit_on_user_error
 from modules.inference import make_submission, parse_test_args
+from modules.runtime import configure
 
 
 @exit_on_user_error
 def main(argv=None):
-    make_submission(parse_test_args(argv))
+    cfg = parse_test_args(argv)
+    configure(cfg)
+    make_submission(cfg)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,14 @@
 """
 from modules.config import parse_train_args
 from modules.errors import exit_on_user_error
+from modules.runtime import configure
 from modules.training import fit, validate_only
 
 
 @exit_on_user_error
 def main(argv=None):
     cfg = parse_train_args(argv)
+    configure(cfg)
     if cfg.test:
         validate_only(cfg)
     else:

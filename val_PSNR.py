@@ -10,11 +10,14 @@ Writes val_psnr_<label>.png, .csv (per frame) and .json (average PSNR, Kaggle-st
 """
 from modules.errors import exit_on_user_error
 from modules.psnr_report import build_val_psnr_parser, val_psnr_report
+from modules.runtime import configure
 
 
 @exit_on_user_error
 def main(argv=None):
-    val_psnr_report(build_val_psnr_parser().parse_args(argv))
+    cfg = build_val_psnr_parser().parse_args(argv)
+    configure(cfg)
+    val_psnr_report(cfg)
 
 
 if __name__ == "__main__":

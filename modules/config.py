@@ -129,8 +129,11 @@ def add_speed_args(parser):
     group = parser.add_argument_group("speed")
     group.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none",
                        help="autocast dtype (KL and logvar math stay fp32)")
-    group.add_argument("--channels_last", action="store_true", help="NHWC memory format")
+    group.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=None,
+                       help="NHWC memory format (default: on for the CPU, off for CUDA)")
     group.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    group.add_argument("--cudnn_benchmark", action=argparse.BooleanOptionalAction, default=True,
+                       help="let cuDNN pick the fastest conv algorithms for the fixed shapes (CUDA only)")
 
 
 def build_train_parser():

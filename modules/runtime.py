@@ -1,0 +1,91 @@
+"""Process-wide speed settings: CPU threads, denormals, the glibc allocator, cuDNN autotuning.
+
+``configure(cfg)`` is called once by Trainer.py, Tester.py and val_PSNR.py after parsing their flags.
+What each setting does and what it was measured to give is in docs/performance.md.
+"""
+import ctypes
+import ctypes.util
+import os
+import platform
+
+import torch
+
+# glibc <malloc.h> mallopt parameters.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+# Blocks up to this size come from the heap instead of a fresh mmap, and freed heap memory is
+# kept instead of returned to the kernel. glibc otherwise mmaps every block over 32 MiB (a
+# training step at template widths allocates many 50-200 MB activation buffers) and unmaps it
+# on free, so every step page-faults its activations in again. mallopt takes an int: 1 GiB.
+ALLOCATOR_THRESHOLD = 1 << 30
+# The same settings as environment variables (read by glibc at start-up); when either is set,
+# the user's values are left alone. LAB4_NO_MALLOPT=1 also leaves the allocator alone.
+ALLOCATOR_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+OPT_OUT_ENV = "LAB4_NO_MALLOPT"
+
+
+def core_count():
+    """CPU cores this process may run on (its affinity mask, e.g. under taskset or a container)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def configure_threads(threads=None):
+    """Use ``threads`` intra-op threads (default: torch's own choice, which follows
+    OMP_NUM_THREADS), never more than the cores this process may use: oversubscribed OpenMP
+    threads wait on each other (measured 2.4x slower). Returns the count set."""
+    wanted = threads if threads else torch.get_num_threads()
+    count = max(1, min(wanted, core_count()))
+    torch.set_num_threads(count)
+    return count
+
+
+def tune_allocator():
+    """Set glibc's mmap and trim thresholds (see ALLOCATOR_THRESHOLD) in this process.
+
+    Returns True when set; False off glibc, when the user set MALLOC_*_THRESHOLD_ or LAB4_NO_MALLOPT,
+    or when mallopt refuses. Frees nothing and changes no results, only where memory comes from;
+    the cost is that memory freed after the peak stays with the process.
+    """
+    if os.environ.get(OPT_OUT_ENV) or any(name in os.environ for name in ALLOCATOR_ENV):
+        return False
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, ALLOCATOR_THRESHOLD)
+                    and libc.mallopt(_M_TRIM_THRESHOLD, ALLOCATOR_THRESHOLD))
+    except (OSError, AttributeError):
+        return False
+
+
+def configure_cpu(threads=None):
+    """Threads <= cores, denormals flushed to zero, the allocator thresholds. Returns a summary."""
+    count = configure_threads(threads)
+    torch.set_flush_denormal(True)  # no-op (False) on CPUs without the instruction
+    return {"threads": count, "cores": core_count(), "allocator_tuned": tune_allocator()}
+
+
+def use_cuda(requested):
+    return requested == "cuda" and torch.cuda.is_available()
+
+
+def channels_last_for(flag, device_type):
+    """``--channels_last`` resolved: the flag when given, else on for the CPU (1.1-1.25x measured
+    there, and NCHW depthwise convs with gradients are ~10x slower), off for CUDA (only worth it
+    with --amp on tensor cores: turn it on there)."""
+    return device_type == "cpu" if flag is None else bool(flag)
+
+
+def configure(cfg):
+    """Apply the settings for ``cfg.device`` and resolve ``cfg.channels_last`` in place."""
+    device_type = "cuda" if use_cuda(cfg.device) else "cpu"
+    cfg.channels_last = channels_last_for(getattr(cfg, "channels_last", None), device_type)
+    summary = configure_cpu()
+    if device_type == "cuda":
+        # Fixed shapes: let cuDNN time its algorithms once per shape and keep the fastest.
+        torch.backends.cudnn.benchmark = bool(getattr(cfg, "cudnn_benchmark", True))
+    summary.update(device=device_type, channels_last=cfg.channels_last)
+    return summary

@@ -26,6 +26,7 @@ from .metrics import psnr_per_frame
 from .objective import cvae_loss, mse_per_frame
 from .plots import plot_training_curves
 from .runlog import append_metrics
+from .runtime import channels_last_for
 from .schedules import kl_beta, partial_for_epoch, teacher_forcing_ratio
 from .vae import VAE_Model
 
@@ -73,6 +74,11 @@ def seed_epoch(seed, epoch, rank=0):
     return value
 
 
+def make_grad_scaler(device, amp):
+    """Loss scaling for fp16 autocast; disabled (every call a pass-through) otherwise."""
+    return torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+
+
 def autocast_context(device, amp):
     if amp == "none":
         return nullcontext()
@@ -102,10 +108,15 @@ def forced_share(coin):
 
 
 # -- one epoch of training, one validation rollout -------------------------------------------------
-def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, desc="train"):
+def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, desc="train", scaler=None):
     """Train over ``loader`` once. Returns the epoch means of loss, recon, kl and the share of
-    teacher-forced steps. Raises NonFiniteLossError before stepping on a NaN/inf loss."""
+    teacher-forced steps. Raises NonFiniteLossError before stepping on a NaN/inf loss.
+
+    ``scaler``: a GradScaler for --amp fp16 (whose small gradients underflow without one); made
+    here when not given, a pass-through otherwise."""
     model.train()
+    if scaler is None:
+        scaler = make_grad_scaler(device, getattr(cfg, "amp", "none"))
     totals = torch.zeros(3, dtype=torch.float64)
     forced, batches = 0.0, 0
     coins = teacher_forcing_coins(tfr, cfg.tf_flip, cfg.train_vi_len - 1, rng)
@@ -122,10 +133,12 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
         # All ranks decide together, before any of them enters backward's gradient all-reduce.
         if not distributed.all_ranks(torch.isfinite(stats).all()):
             raise NonFiniteLossError(f"non-finite loss (loss, recon, kl) = {stats.tolist()} at batch {batches}")
-        terms["loss"].backward()
+        scaler.scale(terms["loss"]).backward()
         if cfg.clip_grad > 0:
+            scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
         totals += stats
         forced += forced_share(coin)
         batches += 1
@@ -261,7 +274,7 @@ def prepare(cfg):
     if cfg.ckpt_path:
         start_epoch, best_psnr, _ = restore(cfg.ckpt_path, model, optimizer, scheduler)
     model.to(device)
-    if cfg.channels_last:
+    if channels_last_for(getattr(cfg, "channels_last", None), device.type):
         model.to(memory_format=torch.channels_last)
     _optimizer_to(optimizer, device)
     return device, model, optimizer, scheduler, start_epoch, best_psnr
@@ -304,6 +317,7 @@ def _fit_in_process_group(cfg):
         print(f"nothing to train: the checkpoint is at epoch {start_epoch} of --num_epoch {cfg.num_epoch}")
     train_step_model = distributed.wrap(model, device)
     train_step_model = torch.compile(train_step_model) if cfg.compile else train_step_model
+    scaler = make_grad_scaler(device, cfg.amp)  # kept across epochs: its scale adapts over steps
     epoch = start_epoch
     try:
         for epoch in range(start_epoch, cfg.num_epoch):
@@ -315,7 +329,7 @@ def _fit_in_process_group(cfg):
             loader = train_loader_for_epoch(train_set, cfg, epoch, torch.Generator().manual_seed(seed))
             stats = train_one_epoch(train_step_model, loader, optimizer, beta=beta, tfr=tfr, cfg=cfg,
                                     device=device, rng=random.Random(seed),
-                                    desc=f"epoch {epoch + 1}/{cfg.num_epoch}")
+                                    desc=f"epoch {epoch + 1}/{cfg.num_epoch}", scaler=scaler)
             scheduler.step()
             if main:
                 val = evaluate(model, val_frames, val_poses, seed=cfg.seed, amp=cfg.amp)

@@ -1,0 +1,408 @@
+"""Speed of this repo against the course template's way, measured side by side in one run.
+
+    python bench/bench.py                                  # every section, template widths
+    python bench/bench.py --quick                          # fewer repeats, 32-frame rollouts
+    python bench/bench.py --sections step rollout --threads 1
+    python bench/bench.py --device cuda --amp bf16         # on a GPU machine: the fast paths
+
+Sections (results in docs/performance.md):
+  loader     frames/s, template-style PIL decode + resize per item vs dataloader.py (bench_loader.py)
+  peak       this CPU's GEMM and convolution throughput (the reference for the GFLOP/s of a step)
+  step       one training step (forward, loss, backward, clip, Adam) at B=2, T=16, teacher forcing
+             on and off: the template's frame-by-frame step vs ours, variants interleaved
+  allocator  our step in fresh processes with and without the glibc allocator thresholds
+  rollout    5 test videos: template-style (one video, posterior computed) vs ours one at a time
+             vs ours batched
+  memory     peak RSS (VmHWM) of a training step and of the 5-video rollout, each in its own process
+
+Check ``uptime`` first: with another busy process on a 2-core machine use ``--threads 1`` (two
+OpenMP threads then wait on the busy core and everything is 10-40x slower). Timings are medians
+of interleaved repeats; the 1-minute load average is printed with every section.
+"""
+import argparse
+import copy
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from modules import runtime  # noqa: E402
+from modules.objective import cvae_loss  # noqa: E402
+from modules.reference import template_clip_loss, template_rollout  # noqa: E402
+from modules.training import autocast_context  # noqa: E402
+from modules.vae import VAE_Model  # noqa: E402
+
+SECTIONS = ("loader", "peak", "step", "allocator", "rollout", "memory")
+TEMPLATE_WIDTHS = dict(F_dim=128, L_dim=32, N_dim=12, D_out_dim=192)
+H, W = 32, 64
+N_TEST_VIDEOS = 5
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+def load1():
+    return os.getloadavg()[0]
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def vm_hwm_mb():
+    """Peak resident memory of this process (MB), from /proc (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def interleaved(variants, repeats, warmup, device):
+    """Time every variant ``repeats`` times, round-robin (so load changes hit all alike), after
+    ``warmup`` untimed rounds. Returns {name: median seconds}."""
+    times = {name: [] for name in variants}
+    for round_ in range(warmup + repeats):
+        for name, fn in variants.items():
+            sync(device)
+            start = time.perf_counter()
+            fn()
+            sync(device)
+            if round_ >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def table(header, rows):
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    print(line(header))
+    for row in rows:
+        print(line(row))
+
+
+def flops_of(fn):
+    """FLOPs (2 x multiply-adds of convolutions and matmuls, forward and backward) of one call."""
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def make_model(args, device, channels_last, seed=0):
+    torch.manual_seed(seed)
+    model = VAE_Model(**TEMPLATE_WIDTHS).to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
+def clip_data(args, device, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    frames = torch.rand(args.batch, args.frames, 3, H, W, generator=g).to(device)
+    poses = torch.rand(args.batch, args.frames, 3, H, W, generator=g).to(device)
+    eps = torch.randn(args.batch, args.frames - 1, TEMPLATE_WIDTHS["N_dim"], H, W, generator=g).to(device)
+    return frames, poses, eps
+
+
+# -- training step ------------------------------------------------------------------------------------
+def ours_loss(model, frames, poses, eps, tf, amp="none"):
+    with autocast_context(frames.device, amp):
+        pred, mu, logvar = model(frames, poses, tf, eps=eps)
+    return cvae_loss(pred, frames[:, 1:], mu, logvar, beta=1.0)["loss"]
+
+
+def template_loss(model, frames, poses, eps, tf, amp="none"):
+    with autocast_context(frames.device, amp):
+        return template_clip_loss(model, frames, poses, 1.0, tf, eps)
+
+
+def step_fn(loss_fn, model, data, tf, amp="none"):
+    """One full optimiser step of ``loss_fn`` (the same work around it for every variant)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model, *data, tf, amp)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        return loss
+    return step
+
+
+def section_step(args, device, peak):
+    data = clip_data(args, device)
+    frames_per_step = args.batch * (args.frames - 1)
+    results = {}
+    for tf in (True, False):
+        base = make_model(args, device, channels_last=False)
+        # Losses of the same weights, data and noise (train-mode BatchNorm: per-frame batch statistics).
+        with torch.no_grad():
+            ref = template_loss(copy.deepcopy(base), *data, tf).item()
+            diffs = {}
+            for cl in (False, True):
+                m = copy.deepcopy(base)
+                if cl:
+                    m.to(memory_format=torch.channels_last)
+                diffs[cl] = abs(ours_loss(m, *data, tf).item() - ref) / abs(ref)
+        variants = {"template (frame by frame, NCHW)": (template_loss, False),
+                    "template, channels_last": (template_loss, True),
+                    "ours batched, NCHW": (ours_loss, False),
+                    "ours batched, channels_last": (ours_loss, True)}
+        if args.amp != "none":
+            variants[f"ours batched, channels_last, {args.amp}"] = (ours_loss, True)
+        if args.quick:
+            variants = {k: v for k, v in variants.items() if k in (
+                "template (frame by frame, NCHW)", "ours batched, channels_last")}
+        fns, flops = {}, {}
+        for name, (loss_fn, cl) in variants.items():
+            model = copy.deepcopy(base)
+            if cl:
+                model.to(memory_format=torch.channels_last)
+            amp = args.amp if name.endswith(args.amp) and args.amp != "none" else "none"
+            fns[name] = step_fn(loss_fn, model, data, tf, amp)
+            flops[name] = flops_of(fns[name])  # also the untimed warm-up step
+        load_before = load1()
+        seconds = interleaved(fns, args.repeats, 0, device)
+        baseline = seconds["template (frame by frame, NCHW)"]
+        rows = []
+        for name, s in seconds.items():
+            gflops = flops[name] / s / 1e9
+            rows.append([name, f"{s:.2f}", f"{frames_per_step / s:.2f}", f"{baseline / s:.2f}x",
+                         f"{flops[name] / 1e9:.0f}", f"{gflops:.1f}", f"{100 * gflops / peak:.0f}%" if peak else "-"])
+        print(f"\n## training step, teacher forcing {'on' if tf else 'off'}: B={args.batch}, T={args.frames} "
+              f"({frames_per_step} predicted frames), load {load_before:.2f} -> {load1():.2f}")
+        table(["variant", "s/step", "frames/s", "vs template", "GFLOP", "GFLOP/s", "of peak"], rows)
+        print(f"relative loss difference vs template: NCHW {diffs[False]:.1e}, channels_last {diffs[True]:.1e}")
+        results[f"tf_{'on' if tf else 'off'}"] = {"seconds": seconds, "gflop": {k: v / 1e9 for k, v in flops.items()},
+                                                  "loss_rel_diff": {"nchw": diffs[False], "channels_last": diffs[True]},
+                                                  "load": [load_before, load1()]}
+    return results
+
+
+# -- rollout --------------------------------------------------------------------------------------------
+def section_rollout(args, device):
+    g = torch.Generator().manual_seed(2)
+    firsts = torch.rand(N_TEST_VIDEOS, 3, H, W, generator=g).to(device)
+    poses = torch.rand(N_TEST_VIDEOS, args.rollout_frames, 3, H, W, generator=g).to(device)
+    base = make_model(args, device, channels_last=False).eval()
+    cl = copy.deepcopy(base).to(memory_format=torch.channels_last)
+
+    def template_style():
+        for v in range(N_TEST_VIDEOS):
+            template_rollout(base, firsts[v:v + 1], poses[v:v + 1])
+
+    def ours_one_at_a_time(model):
+        with torch.inference_mode():
+            for v in range(N_TEST_VIDEOS):
+                model.rollout(firsts[v:v + 1], poses[v:v + 1])
+
+    def ours_batched(model, amp="none"):
+        with torch.inference_mode(), autocast_context(device, amp):
+            model.rollout(firsts, poses)
+
+    variants = {"template (one video, posterior computed)": template_style,
+                "ours one at a time, channels_last": lambda: ours_one_at_a_time(cl),
+                "ours batched, NCHW": lambda: ours_batched(base),
+                "ours batched, channels_last": lambda: ours_batched(cl)}
+    if args.amp != "none":
+        variants[f"ours batched, channels_last, {args.amp}"] = lambda: ours_batched(cl, args.amp)
+    if args.quick:
+        variants.pop("ours batched, NCHW")
+    n_frames = N_TEST_VIDEOS * (args.rollout_frames - 1)
+    load_before = load1()
+    seconds = interleaved(variants, args.rollout_repeats, 0, device)
+    baseline = seconds["template (one video, posterior computed)"]
+    one = seconds["ours one at a time, channels_last"]
+    rows = [[name, f"{s:.1f}", f"{n_frames / s:.1f}", f"{baseline / s:.2f}x", f"{one / s:.2f}x"]
+            for name, s in seconds.items()]
+    print(f"\n## rollout: {N_TEST_VIDEOS} videos x {args.rollout_frames} frames ({n_frames} generated), "
+          f"load {load_before:.2f} -> {load1():.2f}")
+    table(["variant", "seconds", "frames/s", "vs template", "vs one at a time"], rows)
+    return {"seconds": seconds, "frames": n_frames, "load": [load_before, load1()]}
+
+
+# -- CPU throughput reference -------------------------------------------------------------------------------
+def section_peak(args, device):
+    """GFLOP/s of a large fp32 GEMM and of this model's heaviest convolution shapes (forward)."""
+    n = 2048
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    convs = {"conv3x3 96->96": (96, 96, 3), "conv1x1 172->688": (172, 688, 1)}
+    variants = {"GEMM 2048^3": lambda: a @ b}
+    flops = {"GEMM 2048^3": 2 * n ** 3}
+    batch = args.batch * args.frames
+    with torch.no_grad():
+        for name, (cin, cout, k) in convs.items():
+            conv = torch.nn.Conv2d(cin, cout, k, padding=k // 2).to(device).to(memory_format=torch.channels_last)
+            x = torch.randn(batch, cin, H, W, device=device).to(memory_format=torch.channels_last)
+            variants[name] = (lambda c, t: lambda: c(t))(conv, x)
+            flops[name] = 2 * batch * H * W * cin * cout * k * k
+        seconds = interleaved(variants, args.repeats + 2, 1, device)
+    rates = {name: flops[name] / s / 1e9 for name, s in seconds.items()}
+    print(f"\n## throughput reference (fp32, forward, channels_last convs on {batch} frames), load {load1():.2f}")
+    table(["kernel", "GFLOP/s"], [[k, f"{v:.1f}"] for k, v in rates.items()])
+    peak = max(rates.values())
+    print(f"peak used for 'of peak': {peak:.1f} GFLOP/s")
+    return {"gflops": rates, "peak": peak}
+
+
+# -- loader ---------------------------------------------------------------------------------------------------
+def section_loader(args):
+    """bench_loader.py's measurement: template-style per-item PIL decode+resize vs dataloader.py."""
+    import shutil
+
+    from bench_loader import TemplateDataset, one_epoch, timed
+    from dataloader import CACHE_DIR_NAME, Dataset_Dance
+    from modules.synthetic import generate_dataset
+    n_frames = 64 if args.quick else 200
+    with tempfile.TemporaryDirectory() as tmp:
+        _, root = timed(lambda: generate_dataset(Path(tmp) / "ds", frame_size=(512, 1024), n_train_videos=1,
+                                                 train_video_len=n_frames, val_len=1, n_test=1, test_len=1,
+                                                 progress=False))
+        n = args.frames * (n_frames // args.frames)
+        load_before = load1()
+        template_s, _ = timed(lambda: one_epoch(TemplateDataset(root, args.frames)))
+
+        def ours():
+            ds = Dataset_Dance(root, "train", video_len=args.frames, frame_H=H, frame_W=W)
+            one_epoch(ds)
+            return ds
+        shutil.rmtree(root / CACHE_DIR_NAME, ignore_errors=True)
+        cold_s, _ = timed(ours)
+        warm_s, ds = timed(ours)
+        epoch_s, _ = timed(lambda: one_epoch(ds))
+    rows = {"template (PIL decode + resize per item)": template_s, "ours cold (decode + write cache)": cold_s,
+            "ours warm (read disk cache)": warm_s, "ours epoch (in memory)": epoch_s}
+    print(f"\n## loader: {n_frames} 512x1024 frame pairs, clips of {args.frames}, resized to {H}x{W}, "
+          f"load {load_before:.2f} -> {load1():.2f}")
+    table(["method", "seconds", "frames/s", "vs template"],
+          [[k, f"{s:.3f}", f"{n / s:.0f}", f"{template_s / s:.1f}x"] for k, s in rows.items()])
+    return {"seconds": rows, "frames": n}
+
+
+# -- fresh processes: allocator and peak memory ------------------------------------------------------------------
+def child(spec):
+    """Run in a fresh process: one measurement, printed as a JSON line."""
+    runtime.configure_cpu(spec["threads"])
+    device = torch.device(spec["device"])
+    args = argparse.Namespace(batch=spec["batch"], frames=spec["frames"])
+    result = {"hwm_start_mb": vm_hwm_mb()}
+    if spec["what"] == "idle":
+        make_model(args, device, channels_last=True)
+    elif spec["what"].startswith("step"):
+        loss_fn = template_loss if spec["what"] == "step_template" else ours_loss
+        model = make_model(args, device, channels_last=spec["what"] != "step_template")
+        fn = step_fn(loss_fn, model, clip_data(args, device), spec["tf"])
+        result["seconds"] = interleaved({"step": fn}, spec["repeats"], 1, device)["step"]
+    elif spec["what"] == "rollout":
+        model = make_model(args, device, channels_last=True).eval()
+        firsts = torch.rand(N_TEST_VIDEOS, 3, H, W, device=device)
+        poses = torch.rand(N_TEST_VIDEOS, spec["rollout_frames"], 3, H, W, device=device)
+        with torch.inference_mode():
+            model.rollout(firsts, poses)
+    result["hwm_mb"] = vm_hwm_mb()
+    print(json.dumps(result))
+
+
+def run_child(args, what, env_extra=None, **extra):
+    spec = {"what": what, "threads": torch.get_num_threads(), "device": args.device, "batch": args.batch,
+            "frames": args.frames, "tf": True, "repeats": args.repeats, "rollout_frames": args.rollout_frames, **extra}
+    env = {**os.environ, **(env_extra or {})}
+    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def section_allocator(args):
+    """Our step in fresh processes, mallopt thresholds off vs on (alternating)."""
+    off, on = [], []
+    load_before = load1()
+    for _ in range(1 if args.quick else 2):
+        off.append(run_child(args, "step_ours", {runtime.OPT_OUT_ENV: "1"})["seconds"])
+        on.append(run_child(args, "step_ours")["seconds"])
+    s_off, s_on = statistics.median(off), statistics.median(on)
+    print(f"\n## allocator: our step (channels_last, teacher forcing on) in fresh processes, "
+          f"load {load_before:.2f} -> {load1():.2f}")
+    table(["glibc thresholds", "s/step", "ratio"],
+          [["default (blocks > 32 MiB mmapped, unmapped on free)", f"{s_off:.2f}", "1.00x"],
+           [f"mmap/trim threshold {runtime.ALLOCATOR_THRESHOLD >> 20} MiB (runtime.tune_allocator)", f"{s_on:.2f}",
+            f"{s_off / s_on:.2f}x"]])
+    return {"seconds_default": off, "seconds_tuned": on}
+
+
+def section_memory(args):
+    rows = {"python + torch + model (idle)": run_child(args, "idle"),
+            "training step, template (NCHW)": run_child(args, "step_template", repeats=1),
+            "training step, ours (channels_last)": run_child(args, "step_ours", repeats=1),
+            f"rollout, {N_TEST_VIDEOS} videos batched": run_child(args, "rollout")}
+    print(f"\n## peak memory (VmHWM of a fresh process, each alone), B={args.batch}, T={args.frames}, "
+          f"rollout {N_TEST_VIDEOS} x {args.rollout_frames} frames")
+    table(["process", "peak RSS MB"], [[k, f"{v['hwm_mb']:.0f}"] for k, v in rows.items()])
+    return {k: v["hwm_mb"] for k, v in rows.items()}
+
+
+# -- main ----------------------------------------------------------------------------------------------------------
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--threads", type=int, default=None,
+                        help="intra-op threads (default: torch's choice, at most the cores; 1 when the machine is busy)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and variants, 32-frame rollouts")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none",
+                        help="also time our step and rollout under this autocast dtype")
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--frames", type=int, default=16, help="clip length of the training step")
+    parser.add_argument("--rollout_frames", type=int, default=None, help="default 630 (32 with --quick)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed training steps per variant")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child(json.loads(args.child))
+    args.rollout_frames = args.rollout_frames or (32 if args.quick else 630)
+    args.repeats = args.repeats or (2 if args.quick else 3)
+    args.rollout_repeats = 1
+    settings = runtime.configure_cpu(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    print(f"torch {torch.__version__}, device {device}"
+          + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else "")
+          + f", threads {settings['threads']} of {settings['cores']} cores, allocator thresholds "
+          f"{'set' if settings['allocator_tuned'] else 'not set'}, load average "
+          + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    print(f"model at template widths {TEMPLATE_WIDTHS}")
+    results = {"settings": settings, "load_start": os.getloadavg(), "args": {k: str(v) for k, v in vars(args).items()}}
+    peak = None
+    for section in args.sections:
+        if section == "loader":
+            results["loader"] = section_loader(args)
+        elif section == "peak":
+            results["peak"] = section_peak(args, device)
+            peak = results["peak"]["peak"]
+        elif section == "step":
+            results["step"] = section_step(args, device, peak)
+        elif section == "allocator":
+            results["allocator"] = section_allocator(args)
+        elif section == "rollout":
+            results["rollout"] = section_rollout(args, device)
+        elif section == "memory":
+            results["memory"] = section_memory(args)
+    results["load_end"] = os.getloadavg()
+    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

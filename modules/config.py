@@ -24,7 +24,7 @@ PRESETS = {
         "fix_leaky_relu": True, "output_mode": "anchored", "init": "scaled",
         "kl_reduction": "mean", "kl_anneal_type": "None",
         "batch_size": 2, "train_vi_len": 16, "lr": 2e-3, "milestones": [],
-        "num_epoch": 8, "partial": 1.0, "num_workers": 0, "per_save": 4,
+        "num_epoch": 4, "partial": 1.0, "num_workers": 0, "per_save": 2,
         "tfr": 0.0,
     },
 }

@@ -13,7 +13,8 @@ Sections (results in docs/performance.md):
   allocator  our step in fresh processes with and without the glibc allocator thresholds
   rollout    5 test videos: template-style (one video, posterior computed) vs ours one at a time
              vs ours batched
-  memory     peak RSS (VmHWM) of a training step and of the 5-video rollout, each in its own process
+  memory     peak RSS (VmHWM) of a training step and of the 5 x 630-frame rollout, each in its own
+             process (the rollout is timed too: the absolute figure for the whole test set)
 
 Check ``uptime`` first: with another busy process on a 2-core machine use ``--threads 1`` (two
 OpenMP threads then wait on the busy core and everything is 10-40x slower). Timings are medians
@@ -45,7 +46,7 @@ from modules.vae import VAE_Model  # noqa: E402
 SECTIONS = ("loader", "peak", "step", "allocator", "rollout", "memory")
 TEMPLATE_WIDTHS = dict(F_dim=128, L_dim=32, N_dim=12, D_out_dim=192)
 H, W = 32, 64
-N_TEST_VIDEOS = 5
+N_TEST_VIDEOS, N_TEST_FRAMES = 5, 630
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -154,6 +155,8 @@ def section_step(args, device, peak):
                 if cl:
                     m.to(memory_format=torch.channels_last)
                 diffs[cl] = abs(ours_loss(m, *data, tf).item() - ref) / abs(ref)
+            if args.amp != "none":
+                diffs[args.amp] = abs(ours_loss(m, *data, tf, args.amp).item() - ref) / abs(ref)
         variants = {"template (frame by frame, NCHW)": (template_loss, False),
                     "template, channels_last": (template_loss, True),
                     "ours batched, NCHW": (ours_loss, False),
@@ -182,9 +185,10 @@ def section_step(args, device, peak):
         print(f"\n## training step, teacher forcing {'on' if tf else 'off'}: B={args.batch}, T={args.frames} "
               f"({frames_per_step} predicted frames), load {load_before:.2f} -> {load1():.2f}")
         table(["variant", "s/step", "frames/s", "vs template", "GFLOP", "GFLOP/s", "of peak"], rows)
-        print(f"relative loss difference vs template: NCHW {diffs[False]:.1e}, channels_last {diffs[True]:.1e}")
+        print(f"relative loss difference vs template: NCHW {diffs[False]:.1e}, channels_last {diffs[True]:.1e}"
+              + (f", channels_last {args.amp} {diffs[args.amp]:.1e}" if args.amp != "none" else ""))
         results[f"tf_{'on' if tf else 'off'}"] = {"seconds": seconds, "gflop": {k: v / 1e9 for k, v in flops.items()},
-                                                  "loss_rel_diff": {"nchw": diffs[False], "channels_last": diffs[True]},
+                                                  "loss_rel_diff": {str(k): v for k, v in diffs.items()},
                                                   "load": [load_before, load1()]}
     return results
 
@@ -307,8 +311,11 @@ def child(spec):
         model = make_model(args, device, channels_last=True).eval()
         firsts = torch.rand(N_TEST_VIDEOS, 3, H, W, device=device)
         poses = torch.rand(N_TEST_VIDEOS, spec["rollout_frames"], 3, H, W, device=device)
+        start = time.perf_counter()
         with torch.inference_mode():
             model.rollout(firsts, poses)
+        sync(device)
+        result["seconds"] = time.perf_counter() - start
     result["hwm_mb"] = vm_hwm_mb()
     print(json.dumps(result))
 
@@ -323,31 +330,44 @@ def run_child(args, what, env_extra=None, **extra):
 
 
 def section_allocator(args):
-    """Our step in fresh processes, mallopt thresholds off vs on (alternating)."""
-    off, on = [], []
+    """Steps in fresh processes (teacher forcing on), alternating: ours with the glibc thresholds off
+    and on, and the template-style step as the template runs (NCHW, default allocator), so the last
+    row is ours as shipped vs the template as shipped."""
+    default_env = {runtime.OPT_OUT_ENV: "1"}
+    runs = {"template, NCHW, default allocator": ("step_template", default_env),
+            "ours, channels_last, default allocator": ("step_ours", default_env),
+            "ours, channels_last, thresholds set (as shipped)": ("step_ours", None)}
+    seconds = {name: [] for name in runs}
     load_before = load1()
     for _ in range(1 if args.quick else 2):
-        off.append(run_child(args, "step_ours", {runtime.OPT_OUT_ENV: "1"})["seconds"])
-        on.append(run_child(args, "step_ours")["seconds"])
-    s_off, s_on = statistics.median(off), statistics.median(on)
-    print(f"\n## allocator: our step (channels_last, teacher forcing on) in fresh processes, "
-          f"load {load_before:.2f} -> {load1():.2f}")
-    table(["glibc thresholds", "s/step", "ratio"],
-          [["default (blocks > 32 MiB mmapped, unmapped on free)", f"{s_off:.2f}", "1.00x"],
-           [f"mmap/trim threshold {runtime.ALLOCATOR_THRESHOLD >> 20} MiB (runtime.tune_allocator)", f"{s_on:.2f}",
-            f"{s_off / s_on:.2f}x"]])
-    return {"seconds_default": off, "seconds_tuned": on}
+        for name, (what, env) in runs.items():
+            seconds[name].append(run_child(args, what, env)["seconds"])
+    median = {name: statistics.median(s) for name, s in seconds.items()}
+    template = median["template, NCHW, default allocator"]
+    default = median["ours, channels_last, default allocator"]
+    print(f"\n## allocator: one training step per fresh process (B={args.batch}, T={args.frames}, teacher forcing "
+          f"on), glibc blocks > 32 MiB are mmapped and unmapped on free unless the thresholds "
+          f"({runtime.ALLOCATOR_THRESHOLD >> 20} MiB) are set; load {load_before:.2f} -> {load1():.2f}")
+    table(["process", "s/step", "vs default allocator", "vs template"],
+          [[name, f"{s:.2f}", f"{default / s:.2f}x" if "ours" in name else "", f"{template / s:.2f}x"]
+           for name, s in median.items()])
+    return {"seconds": seconds}
 
 
 def section_memory(args):
+    """Each figure from its own process; the rollout is the full test set (timed too) unless --quick."""
+    frames = args.rollout_frames if args.quick else N_TEST_FRAMES
+    load_before = load1()
     rows = {"python + torch + model (idle)": run_child(args, "idle"),
             "training step, template (NCHW)": run_child(args, "step_template", repeats=1),
             "training step, ours (channels_last)": run_child(args, "step_ours", repeats=1),
-            f"rollout, {N_TEST_VIDEOS} videos batched": run_child(args, "rollout")}
-    print(f"\n## peak memory (VmHWM of a fresh process, each alone), B={args.batch}, T={args.frames}, "
-          f"rollout {N_TEST_VIDEOS} x {args.rollout_frames} frames")
-    table(["process", "peak RSS MB"], [[k, f"{v['hwm_mb']:.0f}"] for k, v in rows.items()])
-    return {k: v["hwm_mb"] for k, v in rows.items()}
+            f"rollout, {N_TEST_VIDEOS} x {frames} frames batched (ours)": run_child(args, "rollout",
+                                                                                    rollout_frames=frames)}
+    print(f"\n## peak memory (VmHWM of a fresh process, each alone), training B={args.batch}, T={args.frames}, "
+          f"load {load_before:.2f} -> {load1():.2f}")
+    table(["process", "peak RSS MB", "seconds"],
+          [[k, f"{v['hwm_mb']:.0f}", f"{v['seconds']:.1f}" if "seconds" in v else ""] for k, v in rows.items()])
+    return rows
 
 
 # -- main ----------------------------------------------------------------------------------------------------------

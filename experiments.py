@@ -16,6 +16,7 @@ import sys
 
 from modules.compare import write_comparison
 from modules.errors import exit_on_user_error
+from modules.runtime import configure_cpu
 from modules.experiments import (DEFAULT_OUT, DEFAULT_PRESET, ExperimentInterrupted, base_flags, build_plan,
                                  parse_comparison, parse_setting, run_config, run_dir, run_experiment, run_status)
 
@@ -65,6 +66,7 @@ def main(argv=None):
     if args.list:
         print_plan(plan, args.out)
         return
+    configure_cpu()  # the runs call training.fit directly: same thread/allocator settings as Trainer.py
     try:
         run_experiment(plan, args.out)
     except ExperimentInterrupted as err:

@@ -27,7 +27,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -262,35 +261,16 @@ def section_peak(args, device):
 # -- loader ---------------------------------------------------------------------------------------------------
 def section_loader(args):
     """bench_loader.py's measurement: template-style per-item PIL decode+resize vs dataloader.py."""
-    import shutil
-
-    from bench_loader import TemplateDataset, one_epoch, timed
-    from dataloader import CACHE_DIR_NAME, Dataset_Dance
-    from modules.synthetic import generate_dataset
+    from bench_loader import measure_loader
     n_frames = 64 if args.quick else 200
-    with tempfile.TemporaryDirectory() as tmp:
-        _, root = timed(lambda: generate_dataset(Path(tmp) / "ds", frame_size=(512, 1024), n_train_videos=1,
-                                                 train_video_len=n_frames, val_len=1, n_test=1, test_len=1,
-                                                 progress=False))
-        n = args.frames * (n_frames // args.frames)
-        load_before = load1()
-        template_s, _ = timed(lambda: one_epoch(TemplateDataset(root, args.frames)))
-
-        def ours():
-            ds = Dataset_Dance(root, "train", video_len=args.frames, frame_H=H, frame_W=W)
-            one_epoch(ds)
-            return ds
-        shutil.rmtree(root / CACHE_DIR_NAME, ignore_errors=True)
-        cold_s, _ = timed(ours)
-        warm_s, ds = timed(ours)
-        epoch_s, _ = timed(lambda: one_epoch(ds))
-    rows = {"template (PIL decode + resize per item)": template_s, "ours cold (decode + write cache)": cold_s,
-            "ours warm (read disk cache)": warm_s, "ours epoch (in memory)": epoch_s}
+    load_before = load1()
+    rows, n, _ = measure_loader(n_frames, (512, 1024), args.frames)
+    template_s = rows[0][1]
     print(f"\n## loader: {n_frames} 512x1024 frame pairs, clips of {args.frames}, resized to {H}x{W}, "
           f"load {load_before:.2f} -> {load1():.2f}")
     table(["method", "seconds", "frames/s", "vs template"],
-          [[k, f"{s:.3f}", f"{n / s:.0f}", f"{template_s / s:.1f}x"] for k, s in rows.items()])
-    return {"seconds": rows, "frames": n}
+          [[k, f"{s:.3f}", f"{n / s:.0f}", f"{template_s / s:.1f}x"] for k, s in rows])
+    return {"seconds": dict(rows), "frames": n}
 
 
 # -- fresh processes: allocator and peak memory ------------------------------------------------------------------

@@ -64,25 +64,19 @@ def timed(fn):
     return time.perf_counter() - start, result
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n_frames", type=int, default=200)
-    parser.add_argument("--frame_size", default="512x1024", help="HxW of the generated frames")
-    parser.add_argument("--video_len", type=int, default=16)
-    args = parser.parse_args()
-    frame_size = tuple(int(v) for v in args.frame_size.split("x"))
-    torch.set_num_threads(1)
+def measure_loader(n_frames=200, frame_size=(512, 1024), video_len=16):
+    """Generate ``n_frames`` frame pairs and time one epoch of the template's loader and of ours (cold:
+    decode + write the cache; warm: read the cache; an epoch in memory). Returns (rows, frames per
+    epoch, generation seconds), rows = [(name, seconds)]."""
     with tempfile.TemporaryDirectory() as tmp:
         gen_s, root = timed(lambda: generate_dataset(
-            Path(tmp) / "ds", frame_size=frame_size, n_train_videos=1, train_video_len=args.n_frames,
+            Path(tmp) / "ds", frame_size=frame_size, n_train_videos=1, train_video_len=n_frames,
             val_len=1, n_test=1, test_len=1, progress=False))
-        n = args.video_len * (args.n_frames // args.video_len)  # frames an epoch touches
-        print(f"{args.n_frames} frame pairs of {frame_size[0]}x{frame_size[1]} generated in {gen_s:.1f} s; "
-              f"clips of {args.video_len}, resized to {FRAME_H}x{FRAME_W}")
-        template_s, _ = timed(lambda: one_epoch(TemplateDataset(root, args.video_len)))
+        n = video_len * (n_frames // video_len)  # frames an epoch touches
+        template_s, _ = timed(lambda: one_epoch(TemplateDataset(root, video_len)))
 
         def ours():
-            ds = Dataset_Dance(root, "train", video_len=args.video_len, frame_H=FRAME_H, frame_W=FRAME_W)
+            ds = Dataset_Dance(root, "train", video_len=video_len, frame_H=FRAME_H, frame_W=FRAME_W)
             one_epoch(ds)
             return ds
 
@@ -92,10 +86,24 @@ def main():
         epoch_s, _ = timed(lambda: one_epoch(ds))
     rows = [("template (PIL per item)", template_s), ("ours cold (decode + cache)", cold_s),
             ("ours warm (disk cache)", warm_s), ("ours epoch (in memory)", epoch_s)]
+    return rows, n, gen_s
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n_frames", type=int, default=200)
+    parser.add_argument("--frame_size", default="512x1024", help="HxW of the generated frames")
+    parser.add_argument("--video_len", type=int, default=16)
+    args = parser.parse_args()
+    frame_size = tuple(int(v) for v in args.frame_size.split("x"))
+    torch.set_num_threads(1)
+    rows, n, gen_s = measure_loader(args.n_frames, frame_size, args.video_len)
+    print(f"{args.n_frames} frame pairs of {frame_size[0]}x{frame_size[1]} generated in {gen_s:.1f} s; "
+          f"clips of {args.video_len}, resized to {FRAME_H}x{FRAME_W}")
+    template_s = rows[0][1]
     print(f"{'method':<28}{'seconds':>10}{'frames/s':>12}{'vs template':>14}")
     for name, seconds in rows:
         print(f"{name:<28}{seconds:>10.3f}{n / seconds:>12.0f}{template_s / seconds:>13.1f}x")
-
 
 if __name__ == "__main__":
     main()

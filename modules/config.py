@@ -143,13 +143,17 @@ def build_train_parser():
     return parser
 
 
-def parse_train_args(argv=None):
-    """Parse Trainer.py's flags, applying ``--preset`` values as defaults."""
-    parser = build_train_parser()
+def parse_with_preset(parser, argv=None):
+    """Parse ``argv``, applying the ``--preset`` values as defaults (flags given still win)."""
     args, _ = parser.parse_known_args(argv)
     if args.preset:
         parser.set_defaults(**PRESETS[args.preset])
     return parser.parse_args(argv)
+
+
+def parse_train_args(argv=None):
+    """Parse Trainer.py's flags."""
+    return parse_with_preset(build_train_parser(), argv)
 
 
 def model_kwargs(config):

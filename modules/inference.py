@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint, load_model_weights
-from .config import (MODEL_KEYS, PRESETS, add_data_args, add_model_args, add_runtime_args, add_speed_args,
-                     add_training_args, model_kwargs)
+from .config import (MODEL_KEYS, add_data_args, add_model_args, add_runtime_args, add_speed_args,
+                     add_training_args, model_kwargs, parse_with_preset)
 from .errors import UserInputError
 from .media import save_gif, to_uint8_hwc
 from .submission import (FRAMES_PER_VIDEO, format_scores, read_submission, score, to_pixels,
@@ -56,11 +56,7 @@ def build_test_parser():
 
 def parse_test_args(argv=None):
     """Parse Tester.py's flags (``--preset`` values apply as defaults, as in Trainer.py)."""
-    parser = build_test_parser()
-    args, _ = parser.parse_known_args(argv)
-    if args.preset:
-        parser.set_defaults(**PRESETS[args.preset])
-    return parser.parse_args(argv)
+    return parse_with_preset(build_test_parser(), argv)
 
 
 # -- the model -----------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import time
 import pytest
 import torch
 
-import Tester
 from modules import runtime
 from modules.config import parse_train_args
 from modules.objective import cvae_loss

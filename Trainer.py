@@ -19,7 +19,7 @@ def main(argv=None):
     if cfg.test:
         validate_only(cfg)
     else:
-        print(f"run folder: {fit(cfg)}")
+        fit(cfg)
 
 
 if __name__ == "__main__":

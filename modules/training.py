@@ -351,6 +351,8 @@ def _fit_in_process_group(cfg):
                                                  best_psnr=best_psnr, cfg=cfg))
             print(f"\ninterrupted in epoch {epoch + 1}: saved {path}; resume with --ckpt_path {path} "
                   f"(the interrupted epoch is trained again from the weights it had reached)")
+    if main:
+        print(f"run folder: {run.root}")
     return run.root
 
 

@@ -1,4 +1,4 @@
-"""Writing frames as PNG images and GIFs with PIL (no torchvision)."""
+"""Writing frames as GIFs with PIL (no torchvision)."""
 import os
 from pathlib import Path
 
@@ -11,30 +11,11 @@ def to_uint8_hwc(frame):
     return frame.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
-def make_grid(frames, ncol=8, padding=2, pad_value=1.0):
-    """(N, 3, H, W) -> one (3, H', W') image with ``ncol`` frames per row."""
-    n, c, h, w = frames.shape
-    ncol = min(ncol, n)
-    nrow = -(-n // ncol)
-    grid = frames.new_full((c, nrow * (h + padding) + padding, ncol * (w + padding) + padding), pad_value)
-    for i, frame in enumerate(frames):
-        top = padding + (i // ncol) * (h + padding)
-        left = padding + (i % ncol) * (w + padding)
-        grid[:, top:top + h, left:left + w] = frame
-    return grid
-
-
 def _atomic_save(image_save, path):
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     image_save(tmp)
     os.replace(tmp, path)
-
-
-def save_image(frame, path):
-    """Save a (3, H, W) float image in [0, 1] as a PNG (atomically)."""
-    image = Image.fromarray(to_uint8_hwc(frame))
-    _atomic_save(lambda p: image.save(p, format="PNG"), path)
 
 
 def save_gif(frames, path, fps=20, scale=1):

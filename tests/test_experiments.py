@@ -18,7 +18,6 @@ SETTINGS = {"tf_on": "--tfr 1 --tfr_sde 1 --tfr_d_step 1", "tf_off": "--tfr 0"}
 PLOTS = ("tf", "tf_train_loss", "tf_val_loss", "tf_val_psnr", "tf_beta", "tf_tfr", "tf_psnr_per_frame")
 
 
-
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("data") / "tiny"

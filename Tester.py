@@ -7,8 +7,9 @@
 Writes submission.csv (header id,0..6143; row video*630+frame), test_summary.json and, with
 --make_gif, pred_seq<v>.gif. See docs/testing.md.
 """
+from modules.config import parse_test_args
 from modules.errors import exit_on_user_error
-from modules.inference import make_submission, parse_test_args
+from modules.eval.tester import make_submission
 from modules.runtime import configure
 
 

@@ -9,7 +9,7 @@
 from modules.config import parse_train_args
 from modules.errors import exit_on_user_error
 from modules.runtime import configure
-from modules.training import fit, validate_only
+from modules.train.loop import fit, validate_only
 
 
 @exit_on_user_error

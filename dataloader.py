@@ -13,7 +13,6 @@ kept in memory as uint8 (N, 3, H, W) and cached on disk, so later runs start in 
 in [0, 1]; a batch from a DataLoader is (B, T, 3, H, W).
 """
 
-import contextlib
 import hashlib
 import json
 import os
@@ -28,6 +27,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from modules.errors import UserInputError
+from modules.io import save_torch
 
 CACHE_VERSION = 1
 CACHE_DIR_NAME = ".lab4_cache"
@@ -185,15 +185,11 @@ def _read_cache(path, key):
 
 def _write_cache(locations, key, frames):
     for path in locations:
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"key": key, "frames": frames}, tmp)
-            os.replace(tmp, path)
-            return path
+            return save_torch({"key": key, "frames": frames}, path)
         except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
+            pass
     warnings.warn(f"could not write a frame cache to any of {[str(p) for p in locations]}; "
                   "frames will be decoded again next time")
     return None

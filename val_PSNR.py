@@ -5,11 +5,12 @@
     python val_PSNR.py --ckpt_path best.pt --mode best_of_k --num_samples 10
     python val_PSNR.py --ckpt_path best.pt --mode zero
 
-Writes val_psnr_<label>.png, .csv (per frame) and .json (average PSNR, Kaggle-style PSNR, SSIM) to
+Writes val_psnr_<label>.png, .csv (per frame) and .json (average PSNR, Kaggle-style PSNR, SSIM, moving-pixel PSNR, copy-frame-0 baselines) to
 --save_root (default: the checkpoint's run folder). See docs/testing.md.
 """
+from modules.config import build_val_psnr_parser
 from modules.errors import exit_on_user_error
-from modules.psnr_report import build_val_psnr_parser, val_psnr_report
+from modules.eval.val_psnr import val_psnr_report
 from modules.runtime import configure
 
 

@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from modules import runtime  # noqa: E402
+from modules.runtime import autocast_context  # noqa: E402
 from modules.objective import cvae_loss  # noqa: E402
-from modules.reference import template_clip_loss, template_rollout  # noqa: E402
-from modules.training import autocast_context  # noqa: E402
+from template_reference import template_clip_loss, template_rollout  # noqa: E402
 from modules.vae import VAE_Model  # noqa: E402
 
 SECTIONS = ("loader", "peak", "step", "allocator", "rollout", "memory")

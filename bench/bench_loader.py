@@ -24,7 +24,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dataloader import CACHE_DIR_NAME, Dataset_Dance, scan_frames  # noqa: E402
-from modules.synthetic import generate_dataset  # noqa: E402
+from modules.data.synthetic import generate_dataset  # noqa: E402
 
 FRAME_H, FRAME_W = 32, 64
 

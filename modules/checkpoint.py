@@ -5,13 +5,13 @@ to train), "best_psnr", "config" (plain dict), "rng"}. The course template's for
 {"state_dict", "optimizer", "lr", "tfr", "last_epoch"}, is read too (model weights only; its
 "optimizer" entry holds model weights, not optimizer state).
 """
-import os
 import random
 from pathlib import Path
 
 import torch
 
 from .errors import UserInputError
+from .io import save_torch
 
 FORMAT = "lab4-cvae/1"
 
@@ -20,9 +20,7 @@ def save_checkpoint(path, state):
     """Write ``state`` to ``path`` via a temp file + rename: a crash never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"format": FORMAT, **state}, tmp)
-    os.replace(tmp, path)
+    save_torch({"format": FORMAT, **state}, path)
 
 
 def load_checkpoint(path):

@@ -1,13 +1,34 @@
 """The one definition of every flag and its default (the course template's names and defaults).
 
-Trainer.py, Tester.py and val_PSNR.py build their parsers from here; the parsed config is
-stored in every checkpoint as a plain dict, so the evaluation scripts rebuild the model from
-``--ckpt_path`` alone.
+Every command-line parser of the repo is built here from shared option groups: Trainer.py,
+Tester.py and val_PSNR.py (the template's three), score.py, make_dataset.py and experiments.py.
+The parsed config is stored in every checkpoint as a plain dict, so the evaluation scripts
+rebuild the model from ``--ckpt_path`` alone. This file imports no torch, so a CLI that only
+reads files (``experiments.py --plot_only``, ``score.py --answer``) starts without it.
 """
 import argparse
 
 from .schedules import KL_ANNEAL_TYPES, TF_FLIP_MODES
-from .vae import INIT_MODES, OUTPUT_MODES
+
+# The course's fixed sizes: frames are 3 x FRAME_H x FRAME_W, validation and test videos VIDEO_LEN
+# frames long (the flags below default to them).
+FRAME_H, FRAME_W = 32, 64
+VIDEO_LEN = 630
+FRAME_SHAPE = (3, FRAME_H, FRAME_W)
+
+# Choices of the model options (modules.vae checks them too).
+OUTPUT_MODES = ("template", "residual", "anchored")
+INIT_MODES = ("default", "scaled")
+Z_MODES = ("prior", "zero")
+AMP_MODES = ("none", "bf16", "fp16")
+VAL_PSNR_MODES = ("prior", "zero", "best_of_k")
+
+# The embedded synthetic dataset's defaults (make_dataset.py synthetic; modules.data.synthetic).
+SYNTHETIC_DEFAULTS = {"seed": 0, "frame_size": (128, 256), "n_train_videos": 8, "train_video_len": 400,
+                      "val_len": VIDEO_LEN, "n_test": 5, "test_len": VIDEO_LEN}
+# make_dataset.py import: a course GIF frame lasting k * GIF_FRAME_MS stands for k frames (50 frames/s).
+GIF_FRAME_MS = 20
+FILL_MODES = ("repeat", "drop")
 
 # Flags that define the network: the evaluation scripts take them from the checkpoint.
 MODEL_KEYS = ("F_dim", "L_dim", "N_dim", "D_out_dim", "fix_leaky_relu", "output_mode", "init")
@@ -51,18 +72,37 @@ def _non_negative(text):
     return value
 
 
+def _frame_size(text):
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW such as 128x256, got {text!r}") from None
+    return h, w
+
+
+# -- option groups -----------------------------------------------------------------------------------
+def add_dataset_args(group, required=False):
+    """--DR and the model resolution: what every command that reads a dataset needs."""
+    group.add_argument("--DR", type=str, default=None, required=required,
+                       help="dataset root in the LAB4 layout" + ("" if required else
+                            " (default: the embedded synthetic dataset, generated on first use)"))
+    group.add_argument("--frame_H", type=_positive_int, default=FRAME_H)
+    group.add_argument("--frame_W", type=_positive_int, default=FRAME_W)
+
+
+def add_clip_args(group):
+    group.add_argument("--train_vi_len", type=_positive_int, default=16)
+    group.add_argument("--val_vi_len", type=_positive_int, default=VIDEO_LEN)
+
+
 def add_data_args(parser):
     group = parser.add_argument_group("data")
-    group.add_argument("--DR", type=str, default=None,
-                       help="dataset root in the LAB4 layout (default: the embedded synthetic dataset, "
-                            "generated on first use)")
+    add_dataset_args(group)
     group.add_argument("--save_root", type=str, default=None,
                        help="output folder (Trainer.py default: runs/<date-time>; Tester.py and val_PSNR.py: "
                             "the checkpoint's run folder)")
     group.add_argument("--num_workers", type=int, default=4)
-    group.add_argument("--frame_H", type=_positive_int, default=32)
-    group.add_argument("--frame_W", type=_positive_int, default=64)
-    group.add_argument("--val_vi_len", type=_positive_int, default=630)
+    add_clip_args(group)
     group.add_argument("--seed", type=int, default=0, help="seeds data order, latents and coins")
 
 
@@ -105,7 +145,6 @@ def add_training_args(parser):
     group.add_argument("--num_epoch", type=_positive_int, default=70)
     group.add_argument("--per_save", type=_positive_int, default=3)
     group.add_argument("--partial", type=_fraction, default=1.0)
-    group.add_argument("--train_vi_len", type=_positive_int, default=16)
     group.add_argument("--random_offset", action="store_true",
                        help="shift the training clips by a random offset every epoch")
     group.add_argument("--tfr", type=float, default=1.0)
@@ -127,7 +166,7 @@ def add_training_args(parser):
 
 def add_speed_args(parser):
     group = parser.add_argument_group("speed")
-    group.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none",
+    group.add_argument("--amp", choices=AMP_MODES, default="none",
                        help="autocast dtype (KL and logvar math stay fp32)")
     group.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=None,
                        help="NHWC memory format (default: on for the CPU, off for CUDA)")
@@ -161,3 +200,150 @@ def model_kwargs(config):
     config = vars(config) if not isinstance(config, dict) else config
     defaults = vars(build_train_parser().parse_args([]))
     return {key: config.get(key, defaults[key]) for key in MODEL_KEYS}
+
+
+def take_model_flags(cfg, stored):
+    """Copy the network flags (MODEL_KEYS) of a checkpoint's stored config into ``cfg``; a template
+    checkpoint stores none, so ``cfg`` keeps its own."""
+    for key in MODEL_KEYS:
+        if key in stored:
+            setattr(cfg, key, stored[key])
+    return cfg
+
+
+# -- Tester.py and val_PSNR.py -----------------------------------------------------------------------
+def build_test_parser():
+    """Tester.py's flags: Trainer.py's (as in the course template) plus the Tester-only ones.
+
+    The training flags are accepted so a Trainer.py command line works unchanged; they do nothing
+    here. The network flags only matter for a course-template checkpoint (ours store them).
+    """
+    parser = argparse.ArgumentParser(
+        description="Make the Kaggle submission (submission.csv) of a trained checkpoint. Output folder "
+                    "(--save_root) defaults to the checkpoint's run folder; --DR defaults to the embedded "
+                    "synthetic dataset. Training flags are accepted and ignored.")
+    for add in (add_data_args, add_model_args, add_runtime_args, add_training_args, add_speed_args):
+        add(parser)
+    group = parser.add_argument_group("test")
+    group.add_argument("--test_vi_len", type=_positive_int, default=VIDEO_LEN,
+                       help="pose labels (= output frames) every test video must have")
+    group.add_argument("--z_mode", choices=Z_MODES, default="prior",
+                       help="latents of the rollout: prior N(0, I) samples (the course's protocol) or zeros")
+    group.add_argument("--make_gif", action="store_true",
+                       help="also write pred_seq<v>.gif (and .mp4 if imageio-ffmpeg is installed)")
+    group.add_argument("--no_sanity", action="store_true",
+                       help="skip reading submission.csv back to check its format and values")
+    return parser
+
+
+def parse_test_args(argv=None):
+    """Parse Tester.py's flags (``--preset`` values apply as defaults, as in Trainer.py)."""
+    return parse_with_preset(build_test_parser(), argv)
+
+
+def build_val_psnr_parser():
+    parser = argparse.ArgumentParser(
+        description="Per-frame PSNR/SSIM of validation rollouts of a trained checkpoint: a plot, a CSV and a "
+                    "summary in --save_root (default: the checkpoint's run folder).")
+    for add in (add_data_args, add_model_args, add_runtime_args, add_speed_args):
+        add(parser)
+    group = parser.add_argument_group("val_PSNR")
+    group.add_argument("--mode", choices=VAL_PSNR_MODES, default="prior",
+                       help="prior: z ~ N(0, I); zero: z = 0; best_of_k: best of --num_samples prior samples")
+    group.add_argument("--num_samples", type=int, default=1, metavar="K",
+                       help="rollouts sampled in one batch (prior: mean and band; best_of_k: K > 1 needed)")
+    return parser
+
+
+# -- score.py ----------------------------------------------------------------------------------------
+def build_score_parser(description=None):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("submission", nargs="?", help="the submission CSV to score")
+    parser.add_argument("--answer", help="answer CSV (same format); default: the test ground truth of --DR")
+    add_dataset_args(parser)
+    parser.add_argument("--frames_per_video", type=_positive_int, default=VIDEO_LEN,
+                        help="rows per video of an --answer CSV")
+    parser.add_argument("--write_answer", metavar="CSV", help="write the ground truth of --DR as an answer CSV")
+    parser.add_argument("--json", metavar="PATH", help="also write the scores as JSON")
+    return parser
+
+
+# -- make_dataset.py ---------------------------------------------------------------------------------
+def _add_synthetic_command(sub):
+    d = SYNTHETIC_DEFAULTS
+    p = sub.add_parser("synthetic", help="generate the synthetic dance dataset")
+    p.add_argument("--out", default=None, help="output folder (default: data/synthetic in the repo)")
+    p.add_argument("--seed", type=int, default=d["seed"])
+    p.add_argument("--frame_size", type=_frame_size, default="{}x{}".format(*d["frame_size"]), metavar="HxW",
+                   help="size of the written frames (default %(default)s; the real dataset's is 512x1024)")
+    p.add_argument("--n_train_videos", type=_positive_int, default=d["n_train_videos"])
+    p.add_argument("--train_video_len", type=_positive_int, default=d["train_video_len"])
+    p.add_argument("--val_len", type=_positive_int, default=d["val_len"])
+    p.add_argument("--n_test", type=_positive_int, default=d["n_test"])
+    p.add_argument("--test_len", type=_positive_int, default=d["test_len"])
+    p.add_argument("--force", action="store_true", help="regenerate even if the folder is up to date")
+
+
+def _add_import_command(sub):
+    p = sub.add_parser("import", help="build a dataset from person videos and their pose videos")
+    p.add_argument("--pair", nargs=2, action="append", required=True, metavar=("PERSON", "POSE"),
+                   help="a person video and its pose video: GIF, MP4 (needs imageio-ffmpeg) or a folder "
+                        "of frame<N>.png; repeat for more videos, they are used in the given order")
+    p.add_argument("--out", required=True, help="new output folder")
+    p.add_argument("--val", default="0.1", help="validation frames: a count (630) or a fraction (0.1)")
+    p.add_argument("--test", default="0.1", help="frames per test video: a count or a fraction")
+    p.add_argument("--n_test", type=int, default=1, help="number of test videos")
+    p.add_argument("--frame_size", type=_frame_size, default=None, metavar="HxW",
+                   help="resize frames to HxW (default: keep the source size)")
+    p.add_argument("--pose_offset", type=int, default=0,
+                   help="pose frame k belongs to person frame k + pose_offset")
+    p.add_argument("--fill", choices=FILL_MODES, default="repeat",
+                   help="the first pose_offset person frames: label them with pose frame 0, or drop them")
+    p.add_argument("--gif_frame_ms", type=int, default=GIF_FRAME_MS,
+                   help="a GIF frame lasting k times this stands for k frames (0: no expansion)")
+    p.add_argument("--template_gif", action="store_true",
+                   help="GIFs from the course template's make_gif: drop the doubled first frame")
+
+
+def _add_check_command(sub):
+    p = sub.add_parser("check", help="validate a dataset and build its frame caches")
+    add_dataset_args(p, required=True)
+    add_clip_args(p)
+
+
+def build_make_dataset_parser(description=None):
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_synthetic_command(sub)
+    _add_import_command(sub)
+    _add_check_command(sub)
+    return parser
+
+
+# -- experiments.py ----------------------------------------------------------------------------------
+DEFAULT_EXPERIMENT_OUT = "experiments_out"
+DEFAULT_EXPERIMENT_PRESET = "cpu_quick"
+
+
+def build_experiments_parser(description=None):
+    parser = argparse.ArgumentParser(
+        description=description, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Other flags (e.g. --num_epoch 30 --DR LAB4_Dataset --device cuda) are Trainer.py flags shared "
+               "by every run.")
+    parser.add_argument("--out", default=DEFAULT_EXPERIMENT_OUT, help="experiment folder (default: %(default)s)")
+    parser.add_argument("--preset", default=DEFAULT_EXPERIMENT_PRESET,
+                        help="Trainer.py preset of every run, or 'none' (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every run (default: %(default)s)")
+    parser.add_argument("--setting", action="append", default=[], metavar='NAME="--flag value ..."',
+                        help="add (or replace) a run: Trainer flags on top of the base flags; repeatable")
+    parser.add_argument("--config", action="append", default=[], metavar="FILE.json",
+                        help='settings/comparisons file: {"settings": {"name": "--flag value"}, '
+                             '"comparisons": {"name": ["run", ...]}}; repeatable')
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=run_a,run_b",
+                        help="add a comparison (overlaid plots) of named runs; repeatable")
+    parser.add_argument("--no_defaults", action="store_true",
+                        help="run only the settings given by --setting/--config, not the default set")
+    parser.add_argument("--plot_only", action="store_true",
+                        help="only redraw plots and results.md of --out from its files")
+    parser.add_argument("--list", action="store_true", help="print the runs, their flags and state, and exit")
+    return parser

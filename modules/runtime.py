@@ -1,14 +1,20 @@
-"""Process-wide speed settings: CPU threads, denormals, the glibc allocator, cuDNN autotuning.
+"""Where and how the networks run: the device, autocast, and process-wide speed settings (CPU
+threads, denormals, the glibc allocator, cuDNN autotuning).
 
 ``configure(cfg)`` is called once by Trainer.py, Tester.py and val_PSNR.py after parsing their flags.
-What each setting does and what it was measured to give is in docs/performance.md.
+What each setting does and what it was measured to give is in docs/performance.md. Training and
+evaluation both use this module, so it sits beside the core, not under ``train/``.
 """
 import ctypes
 import ctypes.util
 import os
 import platform
+import warnings
+from contextlib import nullcontext
 
 import torch
+
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 # glibc <malloc.h> mallopt parameters.
 _M_TRIM_THRESHOLD = -1
@@ -70,6 +76,21 @@ def configure_cpu(threads=None):
 
 def use_cuda(requested):
     return requested == "cuda" and torch.cuda.is_available()
+
+
+def resolve_device(requested):
+    """``cuda`` when asked for and available; otherwise ``cpu`` (with a warning if cuda was asked)."""
+    if requested == "cuda" and not use_cuda(requested):
+        warnings.warn("--device cuda requested but CUDA is not available: running on the CPU", stacklevel=2)
+        return torch.device("cpu")
+    return torch.device(requested)
+
+
+def autocast_context(device, amp):
+    """Autocast to ``amp`` (``bf16``/``fp16``) on ``device``; a no-op for ``none``."""
+    if amp == "none":
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=AMP_DTYPES[amp])
 
 
 def channels_last_for(flag, device_type):

@@ -9,11 +9,8 @@ from torch import nn
 
 from .modules import (INTENDED_LEAKY_SLOPE, TEMPLATE_LEAKY_SLOPE, Decoder_Fusion, Gaussian_Predictor,
                       Generator, Label_Encoder, RGB_Encoder)
+from .config import INIT_MODES, OUTPUT_MODES, Z_MODES
 from .objective import reparameterize, soft_clamp_logvar
-
-OUTPUT_MODES = ("template", "residual", "anchored")
-INIT_MODES = ("default", "scaled")
-Z_MODES = ("prior", "zero")
 # Rollouts encode the poses of this many steps at a time: batched, with bounded memory (all 5 x 630
 # test poses at once would hold ~3 GB of activations at the template's widths).
 POSE_CHUNK = 64

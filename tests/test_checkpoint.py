@@ -2,15 +2,15 @@
 import pytest
 import torch
 
+from conftest import TINY_WIDTHS
 from modules.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
 from modules.errors import UserInputError
 from modules.vae import VAE_Model
 
-TINY = dict(F_dim=16, L_dim=8, N_dim=4, D_out_dim=16)
 
 
 def test_round_trip_keeps_every_tensor_and_leaves_no_temp_file(tmp_path):
-    model = VAE_Model(**TINY)
+    model = VAE_Model(**TINY_WIDTHS)
     optimizer = torch.optim.Adam(model.parameters())
     model(torch.rand(1, 3, 3, 8, 8), torch.rand(1, 3, 3, 8, 8), True)[0].sum().backward()
     optimizer.step()
@@ -20,7 +20,7 @@ def test_round_trip_keeps_every_tensor_and_leaves_no_temp_file(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]
     ckpt = load_checkpoint(path)
     assert ckpt["epoch"] == 3 and ckpt["best_psnr"] == 21.5 and ckpt["config"]["milestones"] == [2, 5]
-    restored = VAE_Model(**TINY)
+    restored = VAE_Model(**TINY_WIDTHS)
     load_model_weights(restored, ckpt["model"])
     for key, value in model.state_dict().items():
         assert torch.equal(restored.state_dict()[key], value)
@@ -59,7 +59,7 @@ def test_missing_and_corrupt_checkpoints_are_named(tmp_path):
 
 def test_wrong_architecture_lists_mismatched_keys_and_the_flags_to_fix(tmp_path):
     with pytest.raises(UserInputError) as err:
-        load_model_weights(VAE_Model(**TINY), VAE_Model().state_dict(), "big.pt")
+        load_model_weights(VAE_Model(**TINY_WIDTHS), VAE_Model().state_dict(), "big.pt")
     message = str(err.value)
     assert "big.pt does not fit" in message
     assert "Decoder_Fusion.0.block.0.conv1.0.bias: checkpoint (172,) vs model (28,)" in message
@@ -67,6 +67,6 @@ def test_wrong_architecture_lists_mismatched_keys_and_the_flags_to_fix(tmp_path)
 
 
 def test_ddp_and_compile_prefixes_are_stripped():
-    model = VAE_Model(**TINY)
+    model = VAE_Model(**TINY_WIDTHS)
     prefixed = {f"module.{k}": v for k, v in model.state_dict().items()}
-    load_model_weights(VAE_Model(**TINY), prefixed)
+    load_model_weights(VAE_Model(**TINY_WIDTHS), prefixed)

@@ -13,18 +13,17 @@ import torch
 from PIL import Image
 
 import dataloader
+from conftest import DATA_TEST_SPLITS
 from dataloader import Dataset_Dance, Dataset_Test, load_test_ground_truth
 from modules.errors import UserInputError
-from modules.synthetic import generate_dataset
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = dict(frame_size=(32, 64), n_train_videos=2, train_video_len=20, val_len=24, n_test=2, test_len=10)
 SIZE = dict(frame_H=16, frame_W=32)  # smaller than the files: the resize is exercised
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory):
-    return generate_dataset(tmp_path_factory.mktemp("src") / "ds", progress=False, workers=1, **TINY)
+def source(make_tiny_dataset):
+    return make_tiny_dataset(**DATA_TEST_SPLITS)
 
 
 @pytest.fixture

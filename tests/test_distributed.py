@@ -14,20 +14,20 @@ import torch
 import torch.multiprocessing as mp
 from torch.utils.data import TensorDataset
 
-import modules.training
+import modules.train.loop
 import modules.vae
-from modules import distributed
+from conftest import TINY_WIDTH_FLAGS
 from modules.checkpoint import load_checkpoint
 from modules.config import parse_train_args
 from modules.errors import UserInputError
 from modules.objective import reparameterize
-from modules.runlog import read_metrics
-from modules.synthetic import generate_dataset
-from modules.training import (NonFiniteLossError, build_model, build_optimizer, fit, train_loader_for_epoch,
-                              train_one_epoch)
+from modules.train import distributed
+from modules.train.loop import NonFiniteLossError, fit, train_one_epoch
+from modules.train.runlog import read_metrics
+from modules.train.setup import build_model, build_optimizer, train_loader_for_epoch
 
 REPO = Path(__file__).resolve().parent.parent
-TINY_FLAGS = ["--F_dim", "16", "--L_dim", "8", "--N_dim", "4", "--D_out_dim", "16", "--device", "cpu",
+TINY_FLAGS = [*TINY_WIDTH_FLAGS, "--device", "cpu",
               "--num_workers", "0", "--frame_H", "16", "--frame_W", "32", "--train_vi_len", "4",
               "--val_vi_len", "4", "--batch_size", "1", "--per_save", "1", "--milestones"]
 WORLD = 2
@@ -48,11 +48,9 @@ def loopback_env():
 
 
 @pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory):
+def tiny_dataset(make_tiny_dataset):
     # 8 training frames = 2 clips of 4: one clip (one step) per rank per epoch.
-    root = tmp_path_factory.mktemp("ddp") / "data"
-    return generate_dataset(root, progress=False, workers=1, frame_size=(16, 32), n_train_videos=1,
-                            train_video_len=8, val_len=4, n_test=1, test_len=2)
+    return make_tiny_dataset(frame_size=(16, 32), n_train_videos=1, train_video_len=8, val_len=4, test_len=2)
 
 
 def test_torchrun_two_ranks_write_one_set_of_outputs_that_resume_in_one_process(tiny_dataset, tmp_path):
@@ -177,7 +175,7 @@ def test_one_ddp_step_equals_one_step_on_the_concatenated_batch(tmp_path):
 
 
 def _nan_on_rank_one(rank, out_dir):
-    real_loss = modules.training.cvae_loss
+    real_loss = modules.train.loop.cvae_loss
 
     def loss(*args):
         terms = real_loss(*args)
@@ -185,7 +183,7 @@ def _nan_on_rank_one(rank, out_dir):
             terms["loss"] = terms["loss"] * float("nan")
         return terms
 
-    with mock.patch.object(modules.training, "cvae_loss", loss):
+    with mock.patch.object(modules.train.loop, "cvae_loss", loss):
         try:
             one_training_step(batch_size=1)
         except NonFiniteLossError:

@@ -4,25 +4,24 @@ import json
 import pytest
 
 import experiments
-import modules.experiments as exp
-import modules.training as training
-from modules.compare import TABLE_HEADER
+import modules.ablation.layout as layout
+import modules.ablation.runner as exp
+import modules.train.loop as training
+from conftest import TINY_WIDTH_FLAGS
+from modules.ablation.compare import TABLE_HEADER
 from modules.errors import UserInputError
-from modules.runlog import read_metrics
-from modules.synthetic import generate_dataset
+from modules.train.runlog import read_metrics
 
-TINY = ["--F_dim", "16", "--L_dim", "8", "--N_dim", "4", "--D_out_dim", "16", "--device", "cpu",
-        "--num_workers", "0", "--train_vi_len", "4", "--val_vi_len", "20", "--batch_size", "2",
-        "--partial", "0.5", "--num_epoch", "2"]
+TINY = [*TINY_WIDTH_FLAGS, "--device", "cpu", "--num_workers", "0", "--train_vi_len", "4", "--val_vi_len", "20",
+        "--batch_size", "2", "--partial", "0.5", "--num_epoch", "2"]
 SETTINGS = {"tf_on": "--tfr 1 --tfr_sde 1 --tfr_d_step 1", "tf_off": "--tfr 0"}
-PLOTS = ("tf", "tf_train_loss", "tf_val_loss", "tf_val_psnr", "tf_beta", "tf_tfr", "tf_psnr_per_frame")
+PLOTS = ("tf", "tf_train_loss", "tf_val_loss", "tf_val_psnr", "tf_val_moving_psnr", "tf_beta", "tf_tfr",
+         "tf_psnr_per_frame")
 
 
 @pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data") / "tiny"
-    return generate_dataset(root, progress=False, frame_size=(32, 64), n_train_videos=1, train_video_len=16,
-                            val_len=20, n_test=1, test_len=20)
+def tiny_dataset(make_tiny_dataset):
+    return make_tiny_dataset(n_train_videos=1, train_video_len=16)
 
 
 def invoke(out, dataset, *extra):
@@ -73,7 +72,7 @@ def test_experiment_runs_resumes_and_redraws_from_files(tiny_dataset, tmp_path, 
         assert (out / name).is_file(), name
     assert not (out / "all.png").exists()  # "tf" already overlays every run
     table = table_rows((out / "results.md").read_text())
-    assert list(table) == ["tf_on", "tf_off"]
+    assert list(table) == ["tf_on", "tf_off", "copying frame 0"]
     for name, flags in SETTINGS.items():
         rows = read_metrics(out / "runs" / name / "metrics.csv")
         best = max(rows, key=lambda r: r["val_psnr"])
@@ -84,15 +83,18 @@ def test_experiment_runs_resumes_and_redraws_from_files(tiny_dataset, tmp_path, 
         assert row["best epoch"] == str(best["epoch"] + 1)
         assert row["settings"] == f"`{flags}`"
         # The best checkpoint re-scored after training reproduces its validation in training.
-        scored = json.loads((out / "runs" / name / exp.EVAL_FILE).read_text())
+        scored = json.loads((out / "runs" / name / layout.EVAL_FILE).read_text())
         assert len(scored["psnr_per_frame"]) == len(scored["ssim_per_frame"]) == 19
         assert row["Kaggle-style PSNR (dB)"] == f"{scored['kaggle_psnr']:.2f}"
         assert row["SSIM"] == f"{scored['ssim']:.4f}"
+        assert row["moving-pixel PSNR (dB)"] == f"{scored['moving_psnr']:.2f}"
+        assert table["copying frame 0"]["final val PSNR (dB)"] == f"{scored['copy_psnr']:.2f}"
+        assert table["copying frame 0"]["moving-pixel PSNR (dB)"] == f"{scored['copy_moving_psnr']:.2f}"
         assert sum(scored["psnr_per_frame"]) / 19 == pytest.approx(best["val_psnr"], abs=1e-4)
     assert [r["tfr"] for r in read_metrics(out / "runs" / "tf_on" / "metrics.csv")] == [1.0, 0.0]
 
     # 2) A second invocation trains and scores nothing.
-    outputs = [out / "runs" / n / f for n in SETTINGS for f in ("metrics.csv", "checkpoints/last.pt", exp.EVAL_FILE)]
+    outputs = [out / "runs" / n / f for n in SETTINGS for f in ("metrics.csv", "checkpoints/last.pt", layout.EVAL_FILE)]
     stamps = [p.stat().st_mtime_ns for p in outputs]
     calls = count_epochs(monkeypatch)
     monkeypatch.setattr(exp, "analyse", lambda *a, **k: pytest.fail("re-scored a finished run"))
@@ -167,7 +169,7 @@ def test_a_diverged_run_is_recorded_and_not_trained_again(tiny_dataset, tmp_path
     monkeypatch.setattr(training, "train_one_epoch", diverging)
     argv = ["--out", str(tmp_path), "--no_defaults", "--setting", "nan=--tfr 0", "--DR", str(tiny_dataset), *TINY]
     experiments.main(argv)
-    assert "non-finite loss" in (tmp_path / "runs" / "nan" / exp.FAILED_FILE).read_text()
+    assert "non-finite loss" in (tmp_path / "runs" / "nan" / layout.FAILED_FILE).read_text()
     row = table_rows((tmp_path / "results.md").read_text())["nan"]
     assert row["epochs"] == "1 (then non-finite loss)" and row["SSIM"] != "–"  # epoch 1's best.pt is scored
 

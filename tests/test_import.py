@@ -9,9 +9,9 @@ from PIL import Image
 
 import make_dataset
 from dataloader import Dataset_Dance, Dataset_Test, load_test_ground_truth
-from modules import synthetic
+from modules.data import synthetic
+from modules.data.video_import import import_dataset, iter_frames
 from modules.errors import UserInputError
-from modules.video_import import import_dataset, iter_frames
 
 N_FRAMES = 30
 

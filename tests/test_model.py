@@ -5,10 +5,10 @@ import pytest
 import torch
 
 import modules.vae
+from conftest import TINY_WIDTHS
 from modules.vae import VAE_Model
 
 TEMPLATE_KEYS = Path(__file__).parent / "data" / "template_state_dict.txt"
-TINY = dict(F_dim=16, L_dim=8, N_dim=4, D_out_dim=16)
 
 
 def read_template_state_dict():
@@ -37,8 +37,8 @@ def test_options_keep_the_state_dict_layout(options):
 
 
 def test_template_leaky_relu_is_the_identity_and_the_flag_fixes_it():
-    template = VAE_Model(**TINY)
-    fixed = VAE_Model(**TINY, fix_leaky_relu=True)
+    template = VAE_Model(**TINY_WIDTHS)
+    fixed = VAE_Model(**TINY_WIDTHS, fix_leaky_relu=True)
     slopes = lambda m: [a.negative_slope for a in (m.label_transformation[3], m.Gaussian_Predictor[5])]
     assert slopes(template) == [1.0, 1.0]
     assert slopes(fixed) == [0.01, 0.01]
@@ -47,7 +47,7 @@ def test_template_leaky_relu_is_the_identity_and_the_flag_fixes_it():
 
 
 def test_eval_really_switches_batchnorm_to_eval_mode():
-    model = VAE_Model(**TINY)
+    model = VAE_Model(**TINY_WIDTHS)
     model.eval()
     assert all(not m.training for m in model.modules())
     bn = model.label_transformation[2]
@@ -57,7 +57,7 @@ def test_eval_really_switches_batchnorm_to_eval_mode():
 
 
 def test_step_and_rollout_shapes_and_range():
-    model = VAE_Model(**TINY).eval()
+    model = VAE_Model(**TINY_WIDTHS).eval()
     prev, pose, target = torch.rand(3, 3, 8, 16), torch.rand(3, 3, 8, 16), torch.rand(3, 3, 8, 16)
     frame, mu, logvar = model.step(prev, pose, target=target)
     assert frame.shape == (3, 3, 8, 16) and mu.shape == logvar.shape == (3, 4, 8, 16)
@@ -70,7 +70,7 @@ def test_step_and_rollout_shapes_and_range():
 
 
 def test_rollout_z_modes():
-    model = VAE_Model(**TINY).eval()
+    model = VAE_Model(**TINY_WIDTHS).eval()
     first, poses = torch.rand(1, 3, 8, 16), torch.rand(1, 4, 3, 8, 16)
     zero_a = model.rollout(first, poses, z_mode="zero")
     zero_b = model.rollout(first, poses, z_mode="zero")
@@ -87,7 +87,7 @@ def test_rollout_equals_repeated_steps(pose_chunk, monkeypatch):
     """Also across pose-encoding chunks (the rollout encodes POSE_CHUNK steps of poses at a time)."""
     monkeypatch.setattr(modules.vae, "POSE_CHUNK", pose_chunk)
     torch.manual_seed(0)
-    model = VAE_Model(**TINY).eval()
+    model = VAE_Model(**TINY_WIDTHS).eval()
     first, poses = torch.rand(2, 3, 8, 16), torch.rand(2, 6, 3, 8, 16)
     video = model.rollout(first, poses, z_mode="zero")
     frame = first
@@ -97,7 +97,7 @@ def test_rollout_equals_repeated_steps(pose_chunk, monkeypatch):
 
 
 def test_residual_output_starts_as_a_copy_of_the_previous_frame():
-    model = VAE_Model(**TINY, output_mode="residual").eval()
+    model = VAE_Model(**TINY_WIDTHS, output_mode="residual").eval()
     prev = torch.rand(2, 3, 8, 16).clamp(0.01, 0.99)
     frame, _, _ = model.step(prev, torch.rand(2, 3, 8, 16))
     torch.testing.assert_close(frame, prev, atol=1e-5, rtol=0)
@@ -131,7 +131,7 @@ def test_small_latent_is_rejected_with_a_reason():
 
 
 def test_anchored_output_starts_as_the_first_frame_and_needs_it():
-    model = VAE_Model(**TINY, output_mode="anchored").eval()
+    model = VAE_Model(**TINY_WIDTHS, output_mode="anchored").eval()
     first = torch.rand(2, 3, 8, 16).clamp(0.01, 0.99)
     video = model.rollout(first, torch.rand(2, 4, 3, 8, 16))
     torch.testing.assert_close(video, first.unsqueeze(1).expand_as(video), atol=1e-5, rtol=0)

@@ -7,21 +7,21 @@ import time
 import pytest
 import torch
 
+from bench.template_reference import template_rollout
+from conftest import TINY_WIDTH_FLAGS, TINY_WIDTHS
 from modules import runtime
 from modules.config import parse_train_args
 from modules.objective import cvae_loss
-from modules.reference import template_rollout
-from modules.training import autocast_context, make_grad_scaler, prepare
+from modules.runtime import autocast_context
+from modules.train.setup import make_grad_scaler, prepare
 from modules.vae import VAE_Model
 
-TINY = dict(F_dim=16, L_dim=8, N_dim=4, D_out_dim=16)
-TINY_FLAGS = ["--F_dim", "16", "--L_dim", "8", "--N_dim", "4", "--D_out_dim", "16"]
 
 
 def clip(batch=2, length=5, seed=0):
     g = torch.Generator().manual_seed(seed)
     frames, poses = torch.rand(batch, length, 3, 8, 16, generator=g), torch.rand(batch, length, 3, 8, 16, generator=g)
-    eps = torch.randn(batch, length - 1, TINY["N_dim"], 8, 16, generator=g)
+    eps = torch.randn(batch, length - 1, TINY_WIDTHS["N_dim"], 8, 16, generator=g)
     return frames, poses, eps
 
 
@@ -52,7 +52,7 @@ def assert_grads_close(actual, expected, rtol=1e-4):
 @pytest.mark.parametrize("teacher_forcing", [True, False])
 def test_channels_last_training_pass_equals_nchw(teacher_forcing):
     torch.manual_seed(0)
-    model = VAE_Model(**TINY).train()
+    model = VAE_Model(**TINY_WIDTHS).train()
     nhwc = copy.deepcopy(model).to(memory_format=torch.channels_last)
     assert is_channels_last(nhwc) and not is_channels_last(model)
     loss, grads = loss_and_grads(model, *clip(), teacher_forcing)
@@ -63,7 +63,7 @@ def test_channels_last_training_pass_equals_nchw(teacher_forcing):
 
 def test_channels_last_rollout_equals_nchw():
     torch.manual_seed(0)
-    model = VAE_Model(**TINY).eval()
+    model = VAE_Model(**TINY_WIDTHS).eval()
     nhwc = copy.deepcopy(model).to(memory_format=torch.channels_last)
     frames, poses, _ = clip(batch=3, length=6)
     with torch.inference_mode():
@@ -75,7 +75,7 @@ def test_channels_last_rollout_equals_nchw():
 # -- rollouts --------------------------------------------------------------------------------------
 def test_batched_rollout_equals_one_video_at_a_time():
     torch.manual_seed(0)
-    model = VAE_Model(**TINY).eval()
+    model = VAE_Model(**TINY_WIDTHS).eval()
     frames, poses, _ = clip(batch=3, length=6)
     with torch.inference_mode():
         batched = model.rollout(frames[:, 0], poses, z_mode="zero")
@@ -86,7 +86,7 @@ def test_batched_rollout_equals_one_video_at_a_time():
 def test_rollout_without_the_posterior_equals_the_templates():
     """Skipping the posterior and encoding the poses up front changes nothing: same noise, same video."""
     torch.manual_seed(0)
-    model = VAE_Model(**TINY).eval()
+    model = VAE_Model(**TINY_WIDTHS).eval()
     frames, poses, _ = clip(batch=1, length=6)
     torch.manual_seed(5)
     expected = template_rollout(model, frames[:, 0], poses)
@@ -100,7 +100,7 @@ def test_no_host_sync_in_the_training_pass_or_the_rollout(monkeypatch):
     """No .item()/.tolist()/.cpu()/bool(tensor) inside the per-frame loops (each one waits on a GPU)."""
     def forbidden(*args, **kwargs):
         raise AssertionError("host sync inside the model")
-    model = VAE_Model(**TINY)
+    model = VAE_Model(**TINY_WIDTHS)
     frames, poses, eps = clip()
     for name in ("item", "tolist", "cpu", "numpy", "__bool__"):
         monkeypatch.setattr(torch.Tensor, name, forbidden)
@@ -128,7 +128,7 @@ def test_tester_rolls_out_all_videos_in_one_call(tmp_path, monkeypatch):
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
 def test_autocast_training_pass_is_close_and_keeps_the_posterior_in_fp32(amp):
     torch.manual_seed(0)
-    model = VAE_Model(**TINY).train()
+    model = VAE_Model(**TINY_WIDTHS).train()
     reference = copy.deepcopy(model)
     frames, poses, eps = clip()
     with autocast_context(frames.device, amp):
@@ -152,7 +152,7 @@ def test_grad_scaler_only_for_fp16():
 
 def test_fp16_grad_scaler_skips_overflowing_steps_then_steps_like_fp32():
     torch.manual_seed(0)
-    model = VAE_Model(**TINY).train()
+    model = VAE_Model(**TINY_WIDTHS).train()
     frames, poses, eps = clip()
     _, expected = loss_and_grads(copy.deepcopy(model), frames, poses, eps, True)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
@@ -181,7 +181,7 @@ def test_fp16_grad_scaler_skips_overflowing_steps_then_steps_like_fp32():
 def test_compiled_training_pass_equals_eager():
     """Inductor on the CPU (a C++ compiler is needed); the smallest shapes, teacher forcing on."""
     torch.manual_seed(0)
-    model = VAE_Model(**TINY).train()
+    model = VAE_Model(**TINY_WIDTHS).train()
     reference = copy.deepcopy(model)
     frames, poses, eps = clip(batch=1, length=3)
     started = time.perf_counter()
@@ -208,7 +208,7 @@ def test_channels_last_default_is_on_for_cpu_only():
         cfg = parse_train_args(["--device", "cpu", *flags])
         runtime.configure(cfg)
         assert cfg.channels_last is expected
-        _, model, *_ = prepare(parse_train_args(["--device", "cpu", *flags, *TINY_FLAGS]))
+        _, model, *_ = prepare(parse_train_args(["--device", "cpu", *flags, *TINY_WIDTH_FLAGS]))
         assert is_channels_last(model) is expected
 
 

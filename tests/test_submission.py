@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from modules.errors import UserInputError
-from modules.submission import (MIN_MSE, csv_header, psnr_8bit, read_submission, score, score_files, to_pixels,
+from modules.eval.metrics import MIN_MSE, psnr_8bit
+from modules.eval.submission import (csv_header, read_submission, score, score_files, to_pixels,
                                 write_submission)
 
 

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modules import synthetic
+from conftest import DATA_TEST_SPLITS, TINY_DATASET
+from modules.data import synthetic
 from modules.errors import UserInputError
 
-TINY = dict(frame_size=(32, 64), n_train_videos=2, train_video_len=20, val_len=24, n_test=2, test_len=10)
+TINY = {**TINY_DATASET, **DATA_TEST_SPLITS}
 
 
 def generate(root, **overrides):
@@ -21,8 +22,8 @@ def files(root):
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return generate(tmp_path_factory.mktemp("synthetic") / "ds")
+def tiny(make_tiny_dataset):
+    return make_tiny_dataset(**DATA_TEST_SPLITS)
 
 
 def names(folder):

@@ -8,13 +8,12 @@ from PIL import Image
 
 import Tester
 import score
+from conftest import TINY_WIDTH_FLAGS, TINY_WIDTHS
 from modules.checkpoint import save_checkpoint
-from modules.inference import generate
-from modules.submission import read_submission, score_files, to_pixels
+from modules.eval.rollout import generate
+from modules.eval.submission import read_submission, score_files, to_pixels
 from modules.vae import VAE_Model
 
-TINY = dict(F_dim=16, L_dim=8, N_dim=4, D_out_dim=16)
-TINY_FLAGS = ["--F_dim", "16", "--L_dim", "8", "--N_dim", "4", "--D_out_dim", "16"]
 N_VIDEOS, N_FRAMES = 5, 4
 
 
@@ -40,8 +39,8 @@ def make_test_split(root, n_videos=N_VIDEOS, n_frames=N_FRAMES, seed=0):
 
 def our_checkpoint(path, **config):
     torch.manual_seed(0)
-    model = VAE_Model(**TINY, **config).eval()
-    save_checkpoint(path, {"model": model.state_dict(), "epoch": 7, "config": {**TINY, **config}})
+    model = VAE_Model(**TINY_WIDTHS, **config).eval()
+    save_checkpoint(path, {"model": model.state_dict(), "epoch": 7, "config": {**TINY_WIDTHS, **config}})
     return model
 
 
@@ -78,12 +77,12 @@ def test_submission_from_our_checkpoint_is_the_seeded_rollout(tmp_path):
 
 def test_template_checkpoint_makes_a_submission_with_width_flags(tmp_path, capsys):
     make_test_split(tmp_path / "data")
-    model = VAE_Model(**TINY)
+    model = VAE_Model(**TINY_WIDTHS)
     ckpt = tmp_path / "epoch=3.ckpt"
     torch.save({"state_dict": model.state_dict(), "optimizer": model.state_dict(), "lr": 1e-5, "tfr": 0.5,
                 "last_epoch": 3}, ckpt)
     run_tester("--DR", tmp_path / "data", "--ckpt_path", ckpt, "--save_root", tmp_path / "out", "--make_gif",
-               *TINY_FLAGS)
+               *TINY_WIDTH_FLAGS)
     assert read_submission(tmp_path / "out" / "submission.csv", frames_per_video=N_FRAMES).shape[0] == N_VIDEOS
     assert sorted(p.name for p in (tmp_path / "out").glob("pred_seq*.gif")) == [f"pred_seq{v}.gif" for v in range(5)]
     assert "course-template checkpoint" in capsys.readouterr().out

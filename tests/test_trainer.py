@@ -4,23 +4,16 @@ import re
 import pytest
 import torch
 
-import modules.training as training
+import modules.train.loop as training
+from conftest import TINY_WIDTH_FLAGS
+from modules import runtime
 from modules.checkpoint import load_checkpoint
 from modules.config import parse_train_args
 from modules.errors import UserInputError
-from modules.runlog import read_metrics
-from modules.synthetic import generate_dataset
+from modules.train.runlog import read_metrics
 
-TINY_FLAGS = ["--F_dim", "16", "--L_dim", "8", "--N_dim", "4", "--D_out_dim", "16", "--device", "cpu",
-              "--num_workers", "0", "--train_vi_len", "4", "--val_vi_len", "20", "--batch_size", "2",
-              "--per_save", "2", "--seed", "1"]
-
-
-@pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data") / "tiny"
-    return generate_dataset(root, progress=False, frame_size=(32, 64), n_train_videos=2, train_video_len=24,
-                            val_len=20, n_test=1, test_len=20)
+TINY_FLAGS = [*TINY_WIDTH_FLAGS, "--device", "cpu", "--num_workers", "0", "--train_vi_len", "4", "--val_vi_len",
+              "20", "--batch_size", "2", "--per_save", "2", "--seed", "1"]
 
 
 def config(dataset, save_root, *flags):
@@ -115,4 +108,4 @@ def test_device_falls_back_to_cpu_with_a_warning():
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
     with pytest.warns(UserWarning, match="CUDA is not available"):
-        assert training.resolve_device("cuda") == torch.device("cpu")
+        assert runtime.resolve_device("cuda") == torch.device("cpu")

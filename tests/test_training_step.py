@@ -4,18 +4,18 @@ import copy
 import pytest
 import torch
 
+from bench.template_reference import template_clip_loss
+from conftest import TINY_WIDTHS
 from modules.objective import cvae_loss
-from modules.reference import template_clip_loss
 from modules.vae import VAE_Model
 
-TINY = dict(F_dim=16, L_dim=8, N_dim=4, D_out_dim=16)
 
 
 @pytest.mark.parametrize("teacher_forcing", [True, False])
 @pytest.mark.parametrize("kl_reduction", ["sum", "mean"])
 def test_batched_pass_equals_frame_by_frame_step(teacher_forcing, kl_reduction):
     torch.manual_seed(0)
-    ours = VAE_Model(**TINY).train()
+    ours = VAE_Model(**TINY_WIDTHS).train()
     reference = copy.deepcopy(ours)
     frames, poses = torch.rand(2, 5, 3, 8, 16), torch.rand(2, 5, 3, 8, 16)
     eps = torch.randn(2, 4, 4, 8, 16)
@@ -37,7 +37,7 @@ def test_batched_pass_equals_frame_by_frame_step(teacher_forcing, kl_reduction):
 
 def test_per_frame_mask_mixes_forced_and_free_steps():
     torch.manual_seed(0)
-    model = VAE_Model(**TINY).eval()
+    model = VAE_Model(**TINY_WIDTHS).eval()
     frames, poses = torch.rand(1, 4, 3, 8, 16), torch.rand(1, 4, 3, 8, 16)
     eps = torch.randn(1, 3, 4, 8, 16)
     forced, _, _ = model(frames, poses, True, eps=eps)

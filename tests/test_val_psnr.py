@@ -8,12 +8,13 @@ import torch
 from PIL import Image
 
 import val_PSNR
+from conftest import TINY_WIDTHS
 from modules.checkpoint import save_checkpoint
-from modules.metrics import psnr_per_frame
-from modules.psnr_report import analyse
+from modules.eval.metrics import psnr_per_frame
+from modules.eval.val_psnr import analyse
 from modules.vae import VAE_Model
 
-TINY = dict(F_dim=16, L_dim=8, N_dim=4, D_out_dim=16, output_mode="residual", init="scaled")
+TINY = dict(**TINY_WIDTHS, output_mode="residual", init="scaled")
 VAL_LEN = 12
 
 

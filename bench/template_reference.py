@@ -6,7 +6,7 @@ benchmark measures how much faster it is. Not used for training.
 import torch
 import torch.nn.functional as F
 
-from .objective import kl_per_frame, soft_clamp_logvar
+from modules.objective import kl_per_frame, soft_clamp_logvar
 
 
 def template_clip_loss(model, frames, poses, beta, teacher_forcing, eps, kl_reduction="sum"):

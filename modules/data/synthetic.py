@@ -32,15 +32,11 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from modules.errors import UserInputError
+from ..config import SYNTHETIC_DEFAULTS
+from ..errors import UserInputError
+from ..io import write_json
 
 FORMAT_VERSION = 1
-DEFAULT_FRAME_SIZE = (128, 256)
-DEFAULT_N_TRAIN_VIDEOS = 8
-DEFAULT_TRAIN_VIDEO_LEN = 400
-DEFAULT_VAL_LEN = 630
-DEFAULT_N_TEST = 5
-DEFAULT_TEST_LEN = 630
 MARKER_NAME = ".lab4_synthetic.json"
 SUPERSAMPLE = 2  # draw at 2x and average down: anti-aliased edges at the cost of 4x pixels
 PNG_COMPRESS_LEVEL = 1
@@ -445,16 +441,17 @@ def _default_workers():
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def generation_params(*, seed=0, frame_size=DEFAULT_FRAME_SIZE, n_train_videos=DEFAULT_N_TRAIN_VIDEOS,
-                      train_video_len=DEFAULT_TRAIN_VIDEO_LEN, val_len=DEFAULT_VAL_LEN, n_test=DEFAULT_N_TEST,
-                      test_len=DEFAULT_TEST_LEN):
-    """The parameters that determine a dataset, checked and normalised, as stored in its marker file."""
-    params = {"format_version": FORMAT_VERSION, "seed": int(seed),
-              "frame_size": [int(frame_size[0]), int(frame_size[1])],
-              "n_train_videos": int(n_train_videos), "train_video_len": int(train_video_len),
-              "val_len": int(val_len), "n_test": int(n_test), "test_len": int(test_len)}
+def generation_params(**overrides):
+    """The parameters that determine a dataset (SYNTHETIC_DEFAULTS, with ``overrides``), checked and
+    normalised, as stored in its marker file."""
+    unknown = set(overrides) - set(SYNTHETIC_DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown synthetic dataset parameters: {sorted(unknown)}")
+    given = {**SYNTHETIC_DEFAULTS, **overrides}
+    params = {"format_version": FORMAT_VERSION, **{k: int(v) for k, v in given.items() if k != "frame_size"},
+              "frame_size": [int(given["frame_size"][0]), int(given["frame_size"][1])]}
     if min(params["frame_size"]) < 8:
-        raise UserInputError(f"frame size {frame_size} is too small (at least 8x8 pixels)")
+        raise UserInputError(f"frame size {given['frame_size']} is too small (at least 8x8 pixels)")
     for key in ("n_train_videos", "train_video_len", "val_len", "n_test", "test_len"):
         if params[key] < 1:
             raise UserInputError(f"{key} must be at least 1, got {params[key]}")
@@ -493,7 +490,7 @@ def generate_dataset(root, *, progress=True, workers=None, **params):
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method)) as pool:
                 for done in as_completed([pool.submit(_run_job, job) for job in jobs]):
                     bar.update(done.result())
-    (tmp / MARKER_NAME).write_text(json.dumps(params, indent=1) + "\n")
+    write_json(tmp / MARKER_NAME, params)
     if root.exists():
         shutil.rmtree(root)
     tmp.rename(root)
@@ -519,7 +516,7 @@ def read_marker(root):
 
 def default_dataset_root():
     """``data/synthetic`` under the repository root: where the default dataset lives."""
-    return Path(__file__).resolve().parent.parent / "data" / "synthetic"
+    return Path(__file__).resolve().parents[2] / "data" / "synthetic"
 
 
 def ensure_synthetic_dataset(root=None, *, progress=True, workers=None, **params):

@@ -6,11 +6,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..io import save_figure  # noqa: E402
 from .runlog import read_metrics  # noqa: E402
 
 CURVES = {
     "loss": (("train_loss", "train loss"), ("val_loss", "val loss (rollout MSE)")),
-    "psnr": (("val_psnr", "val PSNR (dB)"),),
+    "psnr": (("val_psnr", "val PSNR (dB)"), ("val_moving_psnr", "val PSNR, moving pixels (dB)"),
+             ("copy_psnr", "copying frame 0"), ("copy_moving_psnr", "copying frame 0, moving pixels")),
     "beta": (("beta", "KL weight beta"),),
     "tfr": (("tfr", "teacher-forcing ratio"), ("teacher_forcing", "teacher-forced share of steps")),
 }
@@ -21,13 +23,19 @@ def plot_curve(rows, series, path, title):
     fig, ax = plt.subplots(figsize=(6, 3.5))
     epochs = [r["epoch"] for r in rows]
     for column, label in series:
-        ax.plot(epochs, [r[column] for r in rows], marker="o", markersize=3, label=label)
+        if column not in rows[0]:  # a column an older run did not write
+            continue
+        if column.startswith("copy_"):  # a baseline: a grey line
+            style = dict(linestyle=":" if column == "copy_psnr" else "--", color="grey")
+        else:
+            style = dict(marker="o", markersize=3)
+        ax.plot(epochs, [r[column] for r in rows], label=label, **style)
     ax.set_xlabel("epoch")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 

@@ -12,7 +12,6 @@ frame in ``test_img/<v>``, all labels in ``test_label/<v>``) plus their true fra
 ``test_img_gt/<v>`` for scoring.
 """
 
-import json
 import shutil
 from pathlib import Path
 
@@ -20,12 +19,13 @@ from PIL import Image, ImageSequence
 from tqdm import tqdm
 
 from dataloader import open_png, scan_frames
-from modules.errors import UserInputError
-from modules.synthetic import PNG_COMPRESS_LEVEL
+
+from ..config import FILL_MODES, GIF_FRAME_MS
+from ..errors import UserInputError
+from ..io import write_json
+from .synthetic import PNG_COMPRESS_LEVEL
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
-GIF_FRAME_MS = 20  # the course GIFs: 50 frames/s; a 40 ms frame stands for 2 identical frames
-FILL_MODES = ("repeat", "drop")
 IMPORT_RECORD = ".lab4_import.json"
 
 
@@ -213,7 +213,7 @@ def import_dataset(pairs, out, *, val="0.1", test="0.1", n_test=1, frame_size=No
     record = {"pairs": [[str(a), str(b)] for a, b in pairs], "frame_size": frame_size,
               "pose_offset": pose_offset, "fill": fill, "gif_frame_ms": gif_frame_ms,
               "template_gif": template_gif, **split}
-    (tmp / IMPORT_RECORD).write_text(json.dumps(record, indent=1) + "\n")
+    write_json(tmp / IMPORT_RECORD, record)
     if out.exists():
         out.rmdir()
     tmp.rename(out)

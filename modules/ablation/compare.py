@@ -14,8 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from .experiments import EVAL_FILE, FAILED_FILE, Plan, run_dir  # noqa: E402
-from .runlog import read_metrics  # noqa: E402
+from ..io import save_figure, write_text  # noqa: E402
+from ..train.runlog import read_metrics  # noqa: E402
+from .layout import EVAL_FILE, FAILED_FILE, Plan, run_dir  # noqa: E402
 
 RESULTS_FILE = "results.md"
 # (file suffix, panel title, y label, what to draw): "metric:<column>" reads metrics.csv per epoch,
@@ -24,6 +25,7 @@ PANELS = (
     ("train_loss", "train loss (recon + beta KL)", "loss", "metric:train_loss"),
     ("val_loss", "val loss (rollout MSE)", "MSE", "metric:val_loss"),
     ("val_psnr", "val PSNR per epoch", "dB", "metric:val_psnr"),
+    ("val_moving_psnr", "val PSNR of the moving pixels per epoch", "dB", "metric:val_moving_psnr"),
     ("beta", "KL weight beta", "beta", "metric:beta"),
     ("tfr", "teacher forcing (line: ratio, dots: forced share)", "ratio", "metric:tfr"),
     ("psnr_per_frame", "per-frame PSNR, best checkpoint", "dB", "per_frame"),
@@ -64,7 +66,7 @@ def draw_panel(ax, panel, runs, colours):
         if not rows:
             continue
         epochs = [r["epoch"] + 1 for r in rows]
-        ax.plot(epochs, [r[column] for r in rows], label=name, markersize=3, **style)
+        ax.plot(epochs, [r.get(column, math.nan) for r in rows], label=name, markersize=3, **style)
         if column == "tfr":
             ax.plot(epochs, [r["teacher_forcing"] for r in rows], linestyle="none", marker=style["marker"],
                     markersize=6, markerfacecolor="none", color=style["color"])
@@ -81,15 +83,17 @@ def plot_comparison(name, runs, colours, out):
     """``<out>/<name>.png`` (all panels) and ``<out>/<name>_<panel>.png`` (one each). Returns the paths."""
     out = Path(out)
     paths = []
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
+    fig, axes = plt.subplots(2, 4, figsize=(17, 6.5))
     for ax, panel in zip(axes.flat, PANELS):
         draw_panel(ax, panel, runs, colours)
+    for ax in axes.flat[len(PANELS):]:
+        ax.set_visible(False)
     handles, labels = axes.flat[2].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6) or 1, frameon=False)
     fig.suptitle(name, y=0.995, fontsize=11, x=0.02, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     paths.append(out / f"{name}.png")
-    fig.savefig(paths[-1], dpi=80)
+    save_figure(fig, paths[-1], dpi=80)
     plt.close(fig)
     for panel in PANELS:
         fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -97,7 +101,7 @@ def plot_comparison(name, runs, colours, out):
         ax.legend(fontsize=8)
         fig.tight_layout()
         paths.append(out / f"{name}_{panel[0]}.png")
-        fig.savefig(paths[-1], dpi=90)
+        save_figure(fig, paths[-1], dpi=90)
         plt.close(fig)
     return paths
 
@@ -111,7 +115,8 @@ def summarize(run):
     best = max(rows, key=lambda r: r["val_psnr"])
     return {"epochs": len(rows), "final_psnr": rows[-1]["val_psnr"], "best_psnr": best["val_psnr"],
             "best_epoch": best["epoch"] + 1, "kaggle_psnr": ev.get("kaggle_psnr"), "ssim": ev.get("ssim"),
-            "seconds": sum(r["seconds"] for r in rows)}
+            "moving_psnr": ev.get("moving_psnr"), "copy_psnr": ev.get("copy_psnr"),
+            "copy_moving_psnr": ev.get("copy_moving_psnr"), "seconds": sum(r["seconds"] for r in rows)}
 
 
 def _number(value, digits):
@@ -124,8 +129,8 @@ def _duration(seconds):
     return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
 
 
-TABLE_HEADER = ("run", "final val PSNR (dB)", "best val PSNR (dB)", "best epoch", "Kaggle-style PSNR (dB)",
-                "SSIM", "epochs", "wall time", "settings")
+TABLE_HEADER = ("run", "final val PSNR (dB)", "best val PSNR (dB)", "best epoch", "moving-pixel PSNR (dB)",
+                "Kaggle-style PSNR (dB)", "SSIM", "epochs", "wall time", "settings")
 
 
 def results_table(plan, runs):
@@ -136,11 +141,17 @@ def results_table(plan, runs):
         flags_text = f"`{shlex.join(flags)}`" if flags else "(base only)"
         stopped = " (then non-finite loss)" if runs[name]["failed"] else ""
         if s is None:
-            cells = [name, "diverged" if stopped else "not trained", "", "", "", "", "0" + stopped, "", flags_text]
+            cells = [name, "diverged" if stopped else "not trained", "", "", "", "", "", "0" + stopped, "",
+                     flags_text]
         else:
             cells = [name, _number(s["final_psnr"], 2), _number(s["best_psnr"], 2), str(s["best_epoch"]),
-                     _number(s["kaggle_psnr"], 2), _number(s["ssim"], 4), f"{s['epochs']}{stopped}",
-                     _duration(s["seconds"]), flags_text]
+                     _number(s["moving_psnr"], 2), _number(s["kaggle_psnr"], 2), _number(s["ssim"], 4),
+                     f"{s['epochs']}{stopped}", _duration(s["seconds"]), flags_text]
+        lines.append("| " + " | ".join(cells) + " |")
+    copied = next((e for e in (runs[n]["eval"] for n in plan.settings) if e and "copy_psnr" in e), None)
+    if copied:
+        cells = ["copying frame 0", _number(copied["copy_psnr"], 2), "", "", _number(copied["copy_moving_psnr"], 2),
+                 "", "", "", "", "the baseline"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -167,7 +178,7 @@ def write_comparison(out):
     runs = {name: load_run(out, name) for name in plan.settings}
     colours = {name: i for i, name in enumerate(plan.settings)}
     path = out / RESULTS_FILE
-    path.write_text(results_markdown(plan, runs))
+    write_text(path, results_markdown(plan, runs))
     paths = [path]
     for name, members in plan.comparisons.items():
         paths += plot_comparison(name, {m: runs[m] for m in members}, colours, out)

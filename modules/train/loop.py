@@ -1,89 +1,33 @@
-"""The training loop: data, model, optimiser, schedules, validation, logging, checkpoints.
+"""The training loop: one epoch of training, validation, logging and checkpoints, epoch after epoch.
 
 ``fit(cfg)`` is what Trainer.py runs. Every epoch reseeds its random streams from
 (seed, epoch), so a run resumed from a checkpoint repeats exactly what the uninterrupted run did.
 Under torchrun (docs/distributed.md) each process trains on its share of the clips through
 DistributedDataParallel, and only rank 0 validates, prints and writes files.
 """
-import math
 import random
 import time
-import warnings
-from contextlib import nullcontext
-from datetime import datetime
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
+from ..checkpoint import save_checkpoint
+from ..data.datasets import dataset_root, load_datasets, load_val_video
+from ..errors import UserInputError
+from ..eval.media import save_gif
+from ..eval.rollout import rollout_and_score
+from ..objective import cvae_loss
+from ..runtime import autocast_context
+from ..schedules import kl_beta, teacher_forcing_ratio
 from . import distributed
-from .checkpoint import load_checkpoint, load_model_weights, rng_state, save_checkpoint, set_rng_state
-from .config import MODEL_KEYS, model_kwargs
-from .errors import UserInputError
-from .media import save_gif
-from .metrics import psnr_per_frame
-from .objective import cvae_loss, mse_per_frame
 from .plots import plot_training_curves
-from .runlog import append_metrics
-from .runtime import channels_last_for
-from .schedules import kl_beta, partial_for_epoch, teacher_forcing_ratio
-from .vae import VAE_Model
+from .runlog import Run, append_metrics, default_save_root
+from .setup import make_grad_scaler, prepare, seed_epoch, train_loader_for_epoch, training_state
 
 
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
-
-
-# -- set-up ------------------------------------------------------------------------------------
-def resolve_device(requested):
-    """``cuda`` when asked for and available; otherwise ``cpu`` (with a warning if cuda was asked)."""
-    if requested == "cuda" and not torch.cuda.is_available():
-        warnings.warn("--device cuda requested but CUDA is not available: running on the CPU", stacklevel=2)
-        return torch.device("cpu")
-    return torch.device(requested)
-
-
-def build_model(cfg):
-    return VAE_Model(**model_kwargs(cfg))
-
-
-def build_optimizer(model, cfg):
-    optim_class = {"Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW}[cfg.optim]
-    return optim_class(model.parameters(), lr=cfg.lr)
-
-
-def build_scheduler(optimizer, cfg):
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.milestones), gamma=cfg.gamma)
-
-
-def default_save_root():
-    return Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-
-
-def seed_epoch(seed, epoch, rank=0):
-    """Seed torch and python for ``epoch``: the same (seed, epoch) replays the same epoch.
-
-    Under DDP each ``rank`` draws its own latent noise (torch), as the samples of one big batch
-    would; the returned value, which orders the data and flips the teacher-forcing coins, is the
-    same on every rank, so the ranks take the same branches.
-    """
-    value = seed * 100_003 + epoch
-    torch.manual_seed(value + 1_000_003 * rank)
-    random.seed(value)
-    return value
-
-
-def make_grad_scaler(device, amp):
-    """Loss scaling for fp16 autocast; disabled (every call a pass-through) otherwise."""
-    return torch.amp.GradScaler(device.type, enabled=amp == "fp16")
-
-
-def autocast_context(device, amp):
-    if amp == "none":
-        return nullcontext()
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 # -- teacher forcing -----------------------------------------------------------------------------
@@ -150,24 +94,17 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
     return {"train_loss": loss, "train_recon": recon, "train_kl": kl, "teacher_forcing": forced / batches}
 
 
-@torch.inference_mode()
-def evaluate(model, frames, poses, *, seed=0, z_mode="prior", amp="none"):
-    """Roll out validation videos from their first frames and score every frame.
-
-    frames, poses: (B, T, 3, H, W) on the model's device. Returns ``val_loss`` (rollout MSE,
-    mean over frames 1..T-1), ``val_psnr`` (mean per-frame PSNR over frames 1..T-1 and videos),
-    ``psnr_per_frame`` (T-1,) and the generated ``video`` (B, T, 3, H, W) on the CPU.
-    """
+def validate(model, frames, poses, *, seed=0, amp="none"):
+    """Score one prior-sampled rollout of the validation video (T, 3, H, W): the metrics.csv values
+    (``val_loss`` = rollout MSE, ``val_psnr``, ``val_moving_psnr``, ``val_ssim``, the copy-frame-0
+    baselines) and the generated ``video`` (T, 3, H, W) on the CPU."""
     was_training = model.training
-    model.eval()
-    generator = torch.Generator(device=frames.device).manual_seed(seed)
-    with autocast_context(frames.device, amp):
-        video = model.rollout(frames[:, 0], poses, z_mode=z_mode, generator=generator).float()
-    psnr = psnr_per_frame(video[:, 1:], frames[:, 1:])  # (B, T-1)
-    mse = mse_per_frame(video[:, 1:], frames[:, 1:]).mean()
+    result = rollout_and_score(model, frames, poses, seed=seed, amp=amp)
     model.train(was_training)
-    return {"val_loss": float(mse), "val_psnr": float(psnr.mean()), "psnr_per_frame": psnr.mean(0).cpu(),
-            "video": video.cpu()}
+    return {"val_loss": float(result["mse"][0]), "val_psnr": float(result["psnr"][0].mean()),
+            "val_moving_psnr": float(result["moving_psnr"][0]), "val_ssim": float(result["ssim"][0].mean()),
+            "copy_psnr": result["copy"]["psnr"], "copy_moving_psnr": result["copy"]["moving_psnr"],
+            "video": result["videos"][0]}
 
 
 def rollout_panel(video, frames, poses):
@@ -175,118 +112,7 @@ def rollout_panel(video, frames, poses):
     return torch.cat([frames, video, poses], dim=-1)
 
 
-# -- checkpoints --------------------------------------------------------------------------------
-def training_state(model, optimizer, scheduler, *, next_epoch, best_psnr, cfg):
-    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "epoch": next_epoch, "best_psnr": best_psnr, "config": vars(cfg), "rng": rng_state()}
-
-
-def restore(ckpt_path, model, optimizer=None, scheduler=None):
-    """Load a checkpoint into the model (and optimiser/scheduler when present in it).
-
-    Returns (next epoch to train, best PSNR so far, the checkpoint's config dict).
-    """
-    ckpt = load_checkpoint(ckpt_path)
-    load_model_weights(model, ckpt["model"], ckpt_path)
-    if optimizer is not None and "optimizer" in ckpt and not ckpt.get("template"):
-        optimizer.load_state_dict(ckpt["optimizer"])
-    if scheduler is not None and "scheduler" in ckpt:
-        scheduler.load_state_dict(ckpt["scheduler"])
-    if "rng" in ckpt:
-        set_rng_state(ckpt["rng"])
-    return ckpt["epoch"], ckpt.get("best_psnr", -math.inf), ckpt.get("config", {})
-
-
-def apply_checkpoint_model_config(cfg, ckpt_path):
-    """Take the network flags (widths, activation, output mode) from a checkpoint of ours."""
-    stored = load_checkpoint(ckpt_path).get("config", {})
-    for key in MODEL_KEYS:
-        if key in stored:
-            setattr(cfg, key, stored[key])
-    return stored
-
-
-# -- data ----------------------------------------------------------------------------------------
-def dataset_root(cfg):
-    """``--DR``, or the embedded synthetic dataset (generated on first use)."""
-    if cfg.DR:
-        return Path(cfg.DR)
-    from .synthetic import ensure_synthetic_dataset
-    return ensure_synthetic_dataset()
-
-
-def load_datasets(cfg, root):
-    from dataloader import Dataset_Dance
-    size = dict(frame_H=cfg.frame_H, frame_W=cfg.frame_W)
-    train = Dataset_Dance(root, mode="train", video_len=cfg.train_vi_len, partial=1.0,
-                          random_offset=cfg.random_offset, **size)
-    val = Dataset_Dance(root, mode="val", video_len=cfg.val_vi_len, **size)
-    return train, val
-
-
-def train_loader_for_epoch(train_set, cfg, epoch, generator):
-    """DataLoader over the first ``partial`` of the clips (``fast_partial`` early with --fast_train).
-
-    Under DDP a DistributedSampler deals each rank its own ``len // world_size`` clips, shuffled
-    from (seed, epoch) identically on every rank, so all ranks run the same number of batches.
-    """
-    partial = partial_for_epoch(epoch, cfg.partial, cfg.fast_train, cfg.fast_partial, cfg.fast_train_epoch)
-    if hasattr(train_set, "set_epoch"):
-        train_set.set_epoch(epoch)
-    clips = Subset(train_set, range(max(1, int(len(train_set) * partial))))
-    sampler = None
-    if distributed.is_distributed():
-        sampler = DistributedSampler(clips, shuffle=True, seed=cfg.seed, drop_last=True)
-        sampler.set_epoch(epoch)
-    return DataLoader(clips, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
-                      generator=generator, num_workers=cfg.num_workers, pin_memory=torch.cuda.is_available(),
-                      persistent_workers=False)
-
-
 # -- the run -------------------------------------------------------------------------------------
-class Run:
-    """Where a run writes: metrics.csv, plots, GIFs and checkpoints under one folder."""
-
-    def __init__(self, save_root, create=True):
-        self.root = Path(save_root)
-        self.ckpt_dir = self.root / "checkpoints"
-        if create:
-            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        self.metrics = self.root / "metrics.csv"
-
-    def checkpoint(self, name):
-        return self.ckpt_dir / f"{name}.pt"
-
-
-def prepare(cfg):
-    """Device, model, optimiser, scheduler and the state to resume from (if ``--ckpt_path``).
-
-    Under torchrun the device is this rank's (cuda:LOCAL_RANK, or the CPU with gloo).
-    """
-    device = distributed.device_of_process() if distributed.is_distributed() else resolve_device(cfg.device)
-    if cfg.ckpt_path:
-        apply_checkpoint_model_config(cfg, cfg.ckpt_path)
-    torch.manual_seed(cfg.seed)  # the initial weights depend on --seed alone
-    model = build_model(cfg)
-    optimizer = build_optimizer(model, cfg)
-    scheduler = build_scheduler(optimizer, cfg)
-    start_epoch, best_psnr = 0, -math.inf
-    if cfg.ckpt_path:
-        start_epoch, best_psnr, _ = restore(cfg.ckpt_path, model, optimizer, scheduler)
-    model.to(device)
-    if channels_last_for(getattr(cfg, "channels_last", None), device.type):
-        model.to(memory_format=torch.channels_last)
-    _optimizer_to(optimizer, device)
-    return device, model, optimizer, scheduler, start_epoch, best_psnr
-
-
-def _optimizer_to(optimizer, device):
-    for state in optimizer.state.values():
-        for key, value in state.items():
-            if torch.is_tensor(value) and key != "step":
-                state[key] = value.to(device)
-
-
 def fit(cfg):
     """Train as the flags say; returns the run folder. Writes after every epoch: metrics.csv,
     the curves, a GIF of the validation rollout, ``last``/``best``/periodic checkpoints.
@@ -312,7 +138,7 @@ def _fit_in_process_group(cfg):
     with distributed.main_process_first():  # rank 0 writes the frame cache, the others read it
         train_set, val_set = load_datasets(cfg, root)
     if main:
-        val_frames, val_poses = (x.unsqueeze(0).to(device) for x in val_set[0])
+        val_frames, val_poses = (x.to(device) for x in val_set[0])
     if main and start_epoch >= cfg.num_epoch:
         print(f"nothing to train: the checkpoint is at epoch {start_epoch} of --num_epoch {cfg.num_epoch}")
     train_step_model = distributed.wrap(model, device)
@@ -332,9 +158,9 @@ def _fit_in_process_group(cfg):
                                     desc=f"epoch {epoch + 1}/{cfg.num_epoch}", scaler=scaler)
             scheduler.step()
             if main:
-                val = evaluate(model, val_frames, val_poses, seed=cfg.seed, amp=cfg.amp)
-                row = {"epoch": epoch, "lr": lr, "beta": beta, "tfr": tfr, **stats, "val_loss": val["val_loss"],
-                       "val_psnr": val["val_psnr"], "seconds": time.perf_counter() - started}
+                val = validate(model, val_frames, val_poses, seed=cfg.seed, amp=cfg.amp)
+                row = {"epoch": epoch, "lr": lr, "beta": beta, "tfr": tfr, **stats,
+                       **{k: v for k, v in val.items() if k != "video"}, "seconds": time.perf_counter() - started}
                 best_psnr = record_epoch(run, cfg, row, val, val_frames, val_poses, best_psnr,
                                          lambda: training_state(model, optimizer, scheduler, next_epoch=epoch + 1,
                                                                 best_psnr=max(best_psnr, val["val_psnr"]), cfg=cfg))
@@ -361,7 +187,7 @@ def record_epoch(run, cfg, row, val, frames, poses, best_psnr, make_state):
     epoch = row["epoch"]
     append_metrics(run.metrics, row)
     plot_training_curves(run.metrics, run.root)
-    panel = rollout_panel(val["video"][0], frames[0].cpu(), poses[0].cpu())
+    panel = rollout_panel(val["video"], frames.cpu(), poses.cpu())
     save_gif(panel, run.root / "val_rollout.gif", scale=2)
     if cfg.store_visualization:
         (run.root / "gifs").mkdir(exist_ok=True)
@@ -376,7 +202,9 @@ def record_epoch(run, cfg, row, val, frames, poses, best_psnr, make_state):
         save_gif(panel, run.root / "val_rollout_best.gif", scale=2)
     print(f"epoch {epoch + 1}/{cfg.num_epoch}: loss {row['train_loss']:.4f} (recon {row['train_recon']:.4f}, "
           f"kl {row['train_kl']:.4g}) beta {row['beta']:.3g} tfr {row['tfr']:.2f} | val PSNR "
-          f"{row['val_psnr']:.2f} dB (best {best_psnr:.2f}) | {row['seconds']:.0f}s", flush=True)
+          f"{row['val_psnr']:.2f} dB (best {best_psnr:.2f}), moving {row['val_moving_psnr']:.2f} dB "
+          f"(copying frame 0: {row['copy_psnr']:.2f} / {row['copy_moving_psnr']:.2f}) | {row['seconds']:.0f}s",
+          flush=True)
     return best_psnr
 
 
@@ -386,11 +214,12 @@ def validate_only(cfg):
         raise UserInputError("--test needs --ckpt_path")
     root = dataset_root(cfg)
     device, model, *_ = prepare(cfg)
-    _, val_set = load_datasets(cfg, root)
-    frames, poses = (x.unsqueeze(0).to(device) for x in val_set[0])
-    val = evaluate(model, frames, poses, seed=cfg.seed, amp=cfg.amp)
+    frames, poses = (x.to(device) for x in load_val_video(cfg, root))
+    val = validate(model, frames, poses, seed=cfg.seed, amp=cfg.amp)
     out = Path(cfg.save_root or Path(cfg.ckpt_path).parent)
     out.mkdir(parents=True, exist_ok=True)
-    save_gif(rollout_panel(val["video"][0], frames[0].cpu(), poses[0].cpu()), out / "val_rollout_test.gif", scale=2)
-    print(f"validation: PSNR {val['val_psnr']:.2f} dB, MSE {val['val_loss']:.5f} over {frames.shape[1] - 1} frames")
+    save_gif(rollout_panel(val["video"], frames.cpu(), poses.cpu()), out / "val_rollout_test.gif", scale=2)
+    print(f"validation: PSNR {val['val_psnr']:.2f} dB (moving {val['val_moving_psnr']:.2f} dB; copying frame 0 "
+          f"{val['copy_psnr']:.2f} / {val['copy_moving_psnr']:.2f}), MSE {val['val_loss']:.5f} over "
+          f"{frames.shape[0] - 1} frames")
     return val

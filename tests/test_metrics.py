@@ -1,9 +1,13 @@
-"""SSIM against closed forms and an independent window-by-window implementation."""
+"""The metrics: SSIM against closed forms and an independent window-by-window implementation; the
+moving-region PSNR and the copy-frame-0 baseline against hand-computed values."""
+import math
+
 import numpy as np
 import pytest
 import torch
 
-from modules.ssim import K1, K2, gaussian_window, ssim_per_frame
+from modules.eval.metrics import (K1, K2, MOVING_THRESHOLD, copy_baseline, gaussian_window, moving_mask, moving_psnr,
+                                  moving_share, ssim_per_frame)
 
 
 def _reference_ssim(x, y, data_range=1.0, size=11, sigma=1.5):
@@ -62,3 +66,35 @@ def test_window_is_a_normalised_gaussian_and_small_frames_are_refused():
     assert g.shape == (11,) and float(g.sum()) == pytest.approx(1.0) and int(g.argmax()) == 5
     with pytest.raises(ValueError, match="smaller than the 11x11 SSIM window"):
         ssim_per_frame(torch.rand(3, 8, 64), torch.rand(3, 8, 64))
+
+
+# -- the moving-region metric ---------------------------------------------------------------------------
+
+def test_moving_pixels_are_where_the_truth_differs_from_its_first_frame():
+    truth = torch.zeros(3, 3, 2, 2)
+    truth[1, 0, 0, 0] = MOVING_THRESHOLD + 0.05  # one channel of one pixel moves in frame 1
+    truth[2, :, 1, 1] = MOVING_THRESHOLD / 2  # below the threshold: not moving
+    mask = moving_mask(truth)
+    assert mask.shape == (3, 1, 2, 2) and mask.sum() == 1 and mask[1, 0, 0, 0]
+    assert float(moving_share(truth)) == pytest.approx(1 / 8)
+
+
+def test_moving_psnr_pools_the_error_over_the_moving_pixels_only():
+    truth = torch.zeros(1, 3, 3, 2, 2)
+    truth[0, 1, :, 0, 0] = 0.5
+    truth[0, 2, :, 0, 1] = 0.5
+    pred = truth.clone()
+    pred[0, 1, :, 0, 0] = 0.4  # error 0.1 on the 3 channels of moving pixel 1
+    pred[0, 2, :, 1, 1] = 0.9  # a large error on a static pixel: not counted
+    mse = (3 * 0.1 ** 2 + 3 * 0) / 6
+    assert float(moving_psnr(pred, truth)) == pytest.approx(10 * math.log10(1 / mse), rel=1e-5)
+    assert torch.isnan(moving_psnr(pred, torch.zeros_like(truth))).all()  # nothing moves
+
+
+def test_copy_baseline_scores_copying_frame_zero():
+    truth = torch.rand(5, 3, 8, 8)
+    copy = truth[:1].expand_as(truth)
+    expected = 10 * torch.log10(1 / (copy[1:] - truth[1:]).pow(2).mean(dim=(1, 2, 3))).mean()
+    baseline = copy_baseline(truth)
+    assert baseline["psnr"] == pytest.approx(float(expected), rel=1e-5)
+    assert baseline["moving_psnr"] == pytest.approx(float(moving_psnr(copy, truth)), rel=1e-6)

@@ -20,56 +20,27 @@ Output layout::
 import copy
 import json
 import math
-import re
 import shlex
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from .checkpoint import load_checkpoint
-from .config import parse_train_args
-from .errors import UserInputError
-from .inference import load_inference_model
-from .psnr_report import analyse, load_val_video, summarise
-from .runlog import read_metrics
-from .training import NonFiniteLossError, dataset_root, fit
+from ..checkpoint import load_checkpoint
+from ..config import DEFAULT_EXPERIMENT_PRESET, parse_train_args
+from ..data.datasets import dataset_root, load_val_video
+from ..errors import UserInputError
+from ..eval.inference import load_inference_model
+from ..eval.val_psnr import analyse, summarise
+from ..io import write_json
+from ..train.loop import NonFiniteLossError, fit
+from ..train.runlog import read_metrics
+from .compare import write_comparison
+from .layout import EVAL_FILE, FAILED_FILE, Plan, check_name, run_dir
 
-PLAN_FILE = "experiment.json"
-EVAL_FILE = "best_eval.json"
-FAILED_FILE = "failed.json"
-RUNS_DIR = "runs"
-DEFAULT_OUT = "experiments_out"
-DEFAULT_PRESET = "cpu_quick"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Flags the experiment sets per run (or that make no sense in a set of training runs).
 _RESERVED_FLAGS = ("--save_root", "--ckpt_path", "--test")
 # Config keys that may differ between the stored run and this invocation without changing the run.
 _RUNTIME_KEYS = {"save_root", "ckpt_path", "num_workers", "device", "gpu", "test"}
-
-
-@dataclass
-class Plan:
-    """What an experiment trains: ``settings`` maps a run name to its Trainer flags (applied after
-    ``base``); ``comparisons`` maps a comparison name to the run names it overlays."""
-
-    base: list
-    settings: dict
-    comparisons: dict = field(default_factory=dict)
-
-    def save(self, out):
-        path = Path(out) / PLAN_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=1) + "\n")
-        return path
-
-    @classmethod
-    def load(cls, out):
-        path = Path(out) / PLAN_FILE
-        if not path.is_file():
-            raise UserInputError(f"{path} does not exist: run the experiment into {out} first")
-        data = json.loads(path.read_text())
-        return cls(base=data["base"], settings=data["settings"], comparisons=data.get("comparisons", {}))
 
 
 # -- the default set: the report's two comparisons --------------------------------------------------
@@ -108,12 +79,6 @@ ALL = "all"
 
 
 # -- building a plan from flags and config files -----------------------------------------------------
-def check_name(name, what="setting"):
-    if not _NAME.match(name):
-        raise UserInputError(f"{what} name {name!r}: use letters, digits, '_', '.', '-' (it names a folder)")
-    return name
-
-
 def as_flags(value, where):
     """A setting's flags from a string (shell-split) or a list of strings."""
     if isinstance(value, str):
@@ -161,7 +126,7 @@ def load_config_file(path):
     return settings, comparisons
 
 
-def base_flags(preset=DEFAULT_PRESET, seed=0, extra=()):
+def base_flags(preset=DEFAULT_EXPERIMENT_PRESET, seed=0, extra=()):
     """Shared flags: the preset, the seed, then any extra Trainer flags (later flags win)."""
     flags = (["--preset", preset] if preset and preset != "none" else []) + ["--seed", str(seed)] + list(extra)
     for flag in _RESERVED_FLAGS:
@@ -207,10 +172,6 @@ def build_plan(base, *, defaults=True, settings=(), config_files=(), comparisons
 
 
 # -- running -------------------------------------------------------------------------------------
-def run_dir(out, name):
-    return Path(out) / RUNS_DIR / name
-
-
 def run_config(base, flags, folder):
     """The Trainer config of one run: base flags, then the setting's flags, then its folder."""
     return parse_train_args(list(base) + list(flags) + ["--save_root", str(folder)])
@@ -267,7 +228,7 @@ def train_run(cfg):
         if not isinstance(err.__cause__, NonFiniteLossError):
             raise
         # Deterministic: training it again would diverge again. The set goes on; the table says so.
-        (Path(cfg.save_root) / FAILED_FILE).write_text(json.dumps({"error": str(err)}, indent=1) + "\n")
+        write_json(Path(cfg.save_root) / FAILED_FILE, {"error": str(err)})
         return "failed"
     cfg.ckpt_path = None
     if run_status(cfg) != "done":
@@ -284,11 +245,13 @@ def evaluate_checkpoint(ckpt_path, cfg):
     eval_cfg = copy.copy(cfg)  # load_inference_model writes the checkpoint's network flags into it
     eval_cfg.ckpt_path = str(ckpt_path)
     model, device, _ = load_inference_model(eval_cfg)
-    frames, poses = load_val_video(dataset_root(cfg), cfg)
+    frames, poses = load_val_video(cfg, dataset_root(cfg))
     result = analyse(model, frames.to(device), poses.to(device), mode="prior", num_samples=1, seed=cfg.seed,
                      amp=cfg.amp)
     summary = summarise(result, mode="prior", num_samples=1, seed=cfg.seed)
     return {"val_psnr": summary["avg_psnr"], "kaggle_psnr": summary["kaggle_psnr"], "ssim": summary["ssim"],
+            "moving_psnr": summary["moving_psnr"], "copy_psnr": summary["copy_psnr"],
+            "copy_moving_psnr": summary["copy_moving_psnr"],
             "psnr_per_frame": result["psnr"][0].tolist(), "ssim_per_frame": result["ssim"][0].tolist()}
 
 
@@ -306,9 +269,7 @@ def evaluate_run(cfg):
         if stored.get("checkpoint_epoch") == epoch:
             return stored
     result = {"checkpoint": "checkpoints/best.pt", "checkpoint_epoch": epoch, **evaluate_checkpoint(best, cfg)}
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    tmp.replace(path)
+    write_json(path, result)
     return result
 
 
@@ -316,8 +277,6 @@ def run_experiment(plan, out, *, log=print):
     """Train (or resume) every run of ``plan`` into ``out``, score each best checkpoint, then draw
     the comparison. Returns {run name: status found (new / resume / done / failed)}. A run that
     diverges (non-finite loss) is recorded in its ``failed.json`` and the set goes on."""
-    from .compare import write_comparison
-
     out = Path(out)
     cfgs = {name: run_config(plan.base, flags, run_dir(out, name)) for name, flags in plan.settings.items()}
     for cfg in cfgs.values():

@@ -16,7 +16,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from .errors import UserInputError
+from ..errors import UserInputError
+from ..runtime import use_cuda
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -59,7 +60,7 @@ def check_launch(gpus):
 def _process_device(requested):
     """cuda:LOCAL_RANK when CUDA is asked for and present, else the CPU."""
     local_rank = int(os.environ["LOCAL_RANK"])
-    if requested != "cuda" or not torch.cuda.is_available():
+    if not use_cuda(requested):
         return torch.device("cpu")
     if local_rank >= torch.cuda.device_count():
         raise UserInputError(f"LOCAL_RANK {local_rank} but this node has {torch.cuda.device_count()} GPU(s): "

@@ -10,23 +10,21 @@ frames 1..600 of every video, and averages the rows of videos 0-2 (public score)
 videos (private score), as the course's Kaggle competition does.
 """
 import math
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .errors import UserInputError
+from ..config import FRAME_SHAPE
+from ..config import VIDEO_LEN as FRAMES_PER_VIDEO
+from ..errors import UserInputError
+from ..io import atomic_path
+from .metrics import MAX_8BIT as MAX_VALUE
+from .metrics import psnr_8bit
 
-FRAMES_PER_VIDEO = 630
-FRAME_SHAPE = (3, 32, 64)
 SCORED_FRAMES = range(1, 601)
 PUBLIC_VIDEOS = (0, 1, 2)
-MAX_VALUE = 255
-# An MSE of 0 (a perfect frame) has an infinite PSNR; it is floored here, capping a row at 100 dB
-# (the same cap as modules.metrics.psnr_per_frame, in 8-bit units).
-MIN_MSE = MAX_VALUE ** 2 * 1e-10
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -59,17 +57,14 @@ def write_submission(videos, path):
     n_videos, n_frames = videos.shape[:2]
     n_pixels = math.prod(videos.shape[2:])
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "w", newline="\n") as f:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="\n") as f:
             f.write(csv_header(n_pixels) + "\n")
             for v in range(n_videos):
                 pixels = (videos[v].clip(0, MAX_VALUE) if is_pixels else to_pixels(videos[v]))
                 for t, row in enumerate(pixels.reshape(n_frames, n_pixels)):
                     f.write(f"{v * n_frames + t}," + ",".join(map(str, row.tolist())) + "\n")
-        os.replace(tmp, path)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise UserInputError(f"cannot write {path}: {err.strerror or err}") from err
     return path
 
@@ -164,13 +159,6 @@ def read_submission(path, frames_per_video=FRAMES_PER_VIDEO, frame_shape=FRAME_S
 
 
 # -- scoring -------------------------------------------------------------------------------------
-def psnr_8bit(pred, target):
-    """Per-frame PSNR on the 0..255 scale: (..., C, H, W) x2 -> (...) float64 array in dB."""
-    pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
-    mse = ((pred - target) ** 2).mean(axis=(-3, -2, -1))
-    return 20 * math.log10(MAX_VALUE) - 10 * np.log10(np.maximum(mse, MIN_MSE))
-
-
 def scored_frames(n_frames, frames=SCORED_FRAMES):
     """The frame indices the scorer keeps, limited to a video of ``n_frames`` frames."""
     return [t for t in frames if t < n_frames]
@@ -201,13 +189,6 @@ def score_files(submission_path, answer_path, frames_per_video=FRAMES_PER_VIDEO,
     answer = read_submission(answer_path, frames_per_video, frame_shape)
     pred = read_submission(submission_path, frames_per_video, frame_shape, n_videos=answer.shape[0])
     return score(pred, answer)
-
-
-def ground_truth_pixels(root, frame_H=FRAME_SHAPE[1], frame_W=FRAME_SHAPE[2]):
-    """The answer of a dataset with test ground truth (``test/test_img_gt``, synthetic/imported
-    datasets): its frames resized like the inputs, as uint8 pixels (V, T, 3, H, W)."""
-    from dataloader import load_test_ground_truth
-    return to_pixels(load_test_ground_truth(root, frame_H=frame_H, frame_W=frame_W))
 
 
 def format_scores(result):

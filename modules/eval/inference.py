@@ -1,0 +1,62 @@
+"""A trained model for evaluation: load it from a checkpoint, describe it, find where its outputs go.
+
+A checkpoint of ours carries its config, so the network flags come from it; a course-template
+checkpoint has none (config {}), so they come from the command line, whose defaults are the
+template's widths.
+"""
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import load_checkpoint, load_model_weights
+from ..config import MODEL_KEYS, model_kwargs, take_model_flags
+from ..errors import UserInputError
+from ..runtime import resolve_device
+from ..vae import VAE_Model
+
+
+def load_inference_model(cfg):
+    """Build the model of ``cfg.ckpt_path`` in eval mode on ``cfg.device``.
+
+    The network flags (MODEL_KEYS) are taken from the checkpoint's stored config and written into
+    ``cfg``; a template checkpoint keeps the flags' values. Returns (model, device, checkpoint dict).
+    Raises UserInputError for a missing, unreadable or mismatched checkpoint.
+    """
+    if not cfg.ckpt_path:
+        raise UserInputError("no checkpoint given: pass --ckpt_path <file.pt> (e.g. runs/<run>/checkpoints/best.pt)")
+    ckpt = load_checkpoint(cfg.ckpt_path)
+    take_model_flags(cfg, ckpt.get("config", {}))
+    model = VAE_Model(**model_kwargs(cfg))
+    load_model_weights(model, ckpt["model"], cfg.ckpt_path)
+    device = resolve_device(cfg.device)
+    model.to(device).eval()
+    if getattr(cfg, "channels_last", False):
+        model.to(memory_format=torch.channels_last)
+    return model, device, ckpt
+
+
+def describe_model(cfg, ckpt):
+    source = "course-template checkpoint, widths from the flags" if ckpt.get("template") else "from the checkpoint"
+    flags = " ".join(f"{k}={getattr(cfg, k)}" for k in MODEL_KEYS)
+    return f"model ({source}, epoch {ckpt.get('epoch', '?')}): {flags}"
+
+
+def default_output_dir(ckpt_path):
+    """The run folder of a checkpoint: ``runs/x`` for ``runs/x/checkpoints/best.pt``, else its folder."""
+    folder = Path(ckpt_path).resolve().parent
+    return folder.parent if folder.name == "checkpoints" else folder
+
+
+def prepare_output_dir(save_root, ckpt_path):
+    """Create ``save_root`` (default: the checkpoint's run folder) and check it is writable, before
+    any long computation."""
+    out = Path(save_root) if save_root else default_output_dir(ckpt_path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise UserInputError(f"cannot write to the output folder {out} ({err.strerror or err}): "
+                             f"pass a writable --save_root") from err
+    return out

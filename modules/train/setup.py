@@ -1,0 +1,116 @@
+"""What a training run is built from: model, optimiser, LR scheduler, the state to resume from, and
+the DataLoader of each epoch."""
+import math
+import random
+
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, Subset
+
+from ..checkpoint import load_checkpoint, load_model_weights, rng_state, set_rng_state
+from ..config import model_kwargs, take_model_flags
+from ..runtime import channels_last_for, resolve_device
+from ..schedules import partial_for_epoch
+from ..vae import VAE_Model
+from . import distributed
+
+
+def build_model(cfg):
+    return VAE_Model(**model_kwargs(cfg))
+
+
+def build_optimizer(model, cfg):
+    optim_class = {"Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW}[cfg.optim]
+    return optim_class(model.parameters(), lr=cfg.lr)
+
+
+def build_scheduler(optimizer, cfg):
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.milestones), gamma=cfg.gamma)
+
+
+def make_grad_scaler(device, amp):
+    """Loss scaling for fp16 autocast; disabled (every call a pass-through) otherwise."""
+    return torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+
+
+def seed_epoch(seed, epoch, rank=0):
+    """Seed torch and python for ``epoch``: the same (seed, epoch) replays the same epoch.
+
+    Under DDP each ``rank`` draws its own latent noise (torch), as the samples of one big batch
+    would; the returned value, which orders the data and flips the teacher-forcing coins, is the
+    same on every rank, so the ranks take the same branches.
+    """
+    value = seed * 100_003 + epoch
+    torch.manual_seed(value + 1_000_003 * rank)
+    random.seed(value)
+    return value
+
+
+# -- checkpoints of a run -----------------------------------------------------------------------------
+def training_state(model, optimizer, scheduler, *, next_epoch, best_psnr, cfg):
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "epoch": next_epoch, "best_psnr": best_psnr, "config": vars(cfg), "rng": rng_state()}
+
+
+def restore(ckpt_path, model, optimizer=None, scheduler=None):
+    """Load a checkpoint into the model (and optimiser/scheduler when present in it).
+
+    Returns (next epoch to train, best PSNR so far, the checkpoint's config dict).
+    """
+    ckpt = load_checkpoint(ckpt_path)
+    load_model_weights(model, ckpt["model"], ckpt_path)
+    if optimizer is not None and "optimizer" in ckpt and not ckpt.get("template"):
+        optimizer.load_state_dict(ckpt["optimizer"])
+    if scheduler is not None and "scheduler" in ckpt:
+        scheduler.load_state_dict(ckpt["scheduler"])
+    if "rng" in ckpt:
+        set_rng_state(ckpt["rng"])
+    return ckpt["epoch"], ckpt.get("best_psnr", -math.inf), ckpt.get("config", {})
+
+
+def prepare(cfg):
+    """Device, model, optimiser, scheduler and the state to resume from (if ``--ckpt_path``).
+
+    Under torchrun the device is this rank's (cuda:LOCAL_RANK, or the CPU with gloo).
+    """
+    device = distributed.device_of_process() if distributed.is_distributed() else resolve_device(cfg.device)
+    if cfg.ckpt_path:
+        take_model_flags(cfg, load_checkpoint(cfg.ckpt_path).get("config", {}))
+    torch.manual_seed(cfg.seed)  # the initial weights depend on --seed alone
+    model = build_model(cfg)
+    optimizer = build_optimizer(model, cfg)
+    scheduler = build_scheduler(optimizer, cfg)
+    start_epoch, best_psnr = 0, -math.inf
+    if cfg.ckpt_path:
+        start_epoch, best_psnr, _ = restore(cfg.ckpt_path, model, optimizer, scheduler)
+    model.to(device)
+    if channels_last_for(getattr(cfg, "channels_last", None), device.type):
+        model.to(memory_format=torch.channels_last)
+    _optimizer_to(optimizer, device)
+    return device, model, optimizer, scheduler, start_epoch, best_psnr
+
+
+def _optimizer_to(optimizer, device):
+    for state in optimizer.state.values():
+        for key, value in state.items():
+            if torch.is_tensor(value) and key != "step":
+                state[key] = value.to(device)
+
+
+# -- data ------------------------------------------------------------------------------------------
+def train_loader_for_epoch(train_set, cfg, epoch, generator):
+    """DataLoader over the first ``partial`` of the clips (``fast_partial`` early with --fast_train).
+
+    Under DDP a DistributedSampler deals each rank its own ``len // world_size`` clips, shuffled
+    from (seed, epoch) identically on every rank, so all ranks run the same number of batches.
+    """
+    partial = partial_for_epoch(epoch, cfg.partial, cfg.fast_train, cfg.fast_partial, cfg.fast_train_epoch)
+    if hasattr(train_set, "set_epoch"):
+        train_set.set_epoch(epoch)
+    clips = Subset(train_set, range(max(1, int(len(train_set) * partial))))
+    sampler = None
+    if distributed.is_distributed():
+        sampler = DistributedSampler(clips, shuffle=True, seed=cfg.seed, drop_last=True)
+        sampler.set_epoch(epoch)
+    return DataLoader(clips, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
+                      generator=generator, num_workers=cfg.num_workers, pin_memory=torch.cuda.is_available(),
+                      persistent_workers=False)

@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from modules.config import FRAME_H, FRAME_W
 from modules.errors import UserInputError
 from modules.io import save_torch
 
@@ -233,7 +234,7 @@ class Dataset_Dance(torch.utils.data.Dataset):
     Items: ``(img, label)``, each float32 (T, 3, frame_H, frame_W) in [0, 1].
     """
 
-    def __init__(self, root, mode="train", video_len=16, partial=1.0, frame_H=32, frame_W=64,
+    def __init__(self, root, mode="train", video_len=16, partial=1.0, frame_H=FRAME_H, frame_W=FRAME_W,
                  random_offset=False, cache=True, seed=0):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -306,7 +307,7 @@ class Dataset_Test:
     [0, 1]. The first frame is the numerically first file of ``test_img/<v>`` (the template's choice).
     """
 
-    def __init__(self, root, frame_H=32, frame_W=64, cache=True):
+    def __init__(self, root, frame_H=FRAME_H, frame_W=FRAME_W, cache=True):
         root = check_root(root)
         self.videos = scan_test_videos(root)
         firsts, label_lists = [], []
@@ -326,7 +327,7 @@ class Dataset_Test:
         return to_float(self.first_frames[index:index + 1]), to_float(self.labels[index])
 
 
-def load_test_ground_truth(root, frame_H=32, frame_W=64, cache=True):
+def load_test_ground_truth(root, frame_H=FRAME_H, frame_W=FRAME_W, cache=True):
     """The test videos' true frames from ``root/test/test_img_gt/<v>/`` -> float32 (V, L, 3, H, W) in
     [0, 1], videos in the order of :class:`Dataset_Test`. Only synthetic and imported datasets have it."""
     root = check_root(root)

@@ -10,7 +10,8 @@ from .inference import describe_model, load_inference_model, prepare_output_dir
 from .media import GIF_SCALE, VIDEO_FPS, mp4_available, save_gif, save_mp4
 from .metrics import copy_baseline, moving_psnr
 from .rollout import generate
-from .submission import format_scores, read_submission, score, to_pixels, write_submission
+from .submission import (format_scores, read_submission, require_kaggle_frame_size, score, to_pixels,
+                         write_submission)
 
 
 def make_submission(cfg):
@@ -19,6 +20,7 @@ def make_submission(cfg):
     ground truth) to ``--save_root``. Returns a summary dict (also written as test_summary.json).
     """
     started = time.perf_counter()
+    require_kaggle_frame_size(cfg.frame_H, cfg.frame_W)
     model, device, ckpt = load_inference_model(cfg)
     print(describe_model(cfg, ckpt))
     out = prepare_output_dir(cfg.save_root, cfg.ckpt_path)

@@ -200,6 +200,11 @@ def add_training_args(parser):
     group.add_argument("--fast_train", action="store_true")
     group.add_argument("--fast_partial", type=_fraction, default=0.4)
     group.add_argument("--fast_train_epoch", type=_non_negative_int, default=5)
+    group.add_argument("--schedule_epochs", type=_positive_int, default=None,
+                       help="epochs the KL annealing schedule spans (default: --num_epoch of the run's first "
+                            "start; a resumed run keeps its checkpoint's, later epochs keep the last beta)")
+    group.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --save_root (default: refuse, so no run is lost)")
     group.add_argument("--kl_anneal_type", choices=KL_ANNEAL_TYPES, default="Cyclical")
     group.add_argument("--kl_anneal_cycle", type=_positive_int, default=10)
     group.add_argument("--kl_anneal_ratio", type=_positive, default=1.0)

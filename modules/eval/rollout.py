@@ -6,6 +6,7 @@ same video wherever it is made.
 """
 import torch
 
+from ..errors import UserInputError
 from ..runtime import autocast_context
 from .metrics import copy_baseline, moving_psnr, psnr_8bit, psnr_per_frame, ssim_per_frame
 from .submission import scored_frames, to_pixels
@@ -23,6 +24,21 @@ def generate(model, first_frames, poses, *, seed=0, z_mode="prior", amp="none"):
     with autocast_context(first_frames.device, amp):
         videos = model.rollout(first_frames, poses, z_mode=z_mode, generator=generator)
     return videos.float().cpu()
+
+
+def require_finite(videos, ckpt_path, model=None):
+    """Refuse NaN/inf output before anything is written from it: to_pixels would turn it into a
+    valid-looking all-zero submission and the PSNRs into ``nan``. Tester, val_PSNR and ``Trainer.py
+    --test`` share this check; ``model`` lets the message name broken weights."""
+    bad = int((~torch.isfinite(videos)).sum())
+    if not bad:
+        return videos
+    broken = [name for name, value in model.state_dict().items()
+              if value.is_floating_point() and not torch.isfinite(value).all()] if model is not None else []
+    why = (f"{len(broken)} weight tensors of the checkpoint hold NaN/inf (e.g. {broken[0]}): it comes from a "
+           "diverged run" if broken else "the weights are finite, so the rollout itself overflowed (try --amp none)")
+    raise UserInputError(f"{ckpt_path}: the model's rollout has {bad} NaN/inf values of {videos.numel()}; {why}. "
+                         "Nothing was written")
 
 
 def score_videos(videos, truth):

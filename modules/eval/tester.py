@@ -9,7 +9,7 @@ from ..io import write_json
 from .inference import describe_model, load_inference_model, prepare_output_dir
 from .media import GIF_SCALE, VIDEO_FPS, mp4_available, save_gif, save_mp4
 from .metrics import copy_baseline, moving_psnr
-from .rollout import generate
+from .rollout import generate, require_finite
 from .submission import (format_scores, read_submission, require_kaggle_frame_size, score, to_pixels,
                          write_submission)
 
@@ -32,6 +32,7 @@ def make_submission(cfg):
     videos = generate(model, first_frames.to(device), poses.to(device), seed=cfg.seed, z_mode=cfg.z_mode,
                       amp=cfg.amp)
     rollout_s = time.perf_counter() - timer
+    require_finite(videos, cfg.ckpt_path, model)
     print(f"rollout ({cfg.z_mode} z, seed {cfg.seed}) on {device}: {rollout_s:.1f}s")
 
     timer = time.perf_counter()

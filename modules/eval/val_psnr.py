@@ -23,7 +23,7 @@ from ..data.datasets import dataset_root, load_val_video  # noqa: E402
 from ..errors import UserInputError  # noqa: E402
 from ..io import atomic_path, save_figure, write_json  # noqa: E402
 from .inference import describe_model, load_inference_model, prepare_output_dir  # noqa: E402
-from .rollout import rollout_and_score  # noqa: E402
+from .rollout import require_finite, rollout_and_score  # noqa: E402
 from .submission import SCORED_FRAMES  # noqa: E402
 
 MODE_NAMES = {"prior": "prior z", "zero": "zero z", "best_of_k": "best of K"}
@@ -142,6 +142,7 @@ def val_psnr_report(cfg):
     frames, poses = load_val_video(cfg, root)
     result = analyse(model, frames.to(device), poses.to(device), mode=cfg.mode, num_samples=cfg.num_samples,
                      seed=cfg.seed, amp=cfg.amp)
+    require_finite(result["videos"], cfg.ckpt_path, model)
     summary = summarise(result, mode=cfg.mode, num_samples=cfg.num_samples, seed=cfg.seed)
     summary.update(checkpoint=str(cfg.ckpt_path), epoch=ckpt.get("epoch"), dataset=str(root))
     label = run_label(cfg.mode, cfg.num_samples)

@@ -251,8 +251,8 @@ def test_cli_reports_bad_input_without_a_traceback(root):
 # -- faults that used to pass silently or as tracebacks (issue 13) ----------------------------------
 def test_cache_sees_same_size_frames_swapped_with_their_mtimes_restored(root):
     a, b = (root / "train" / "train_img" / f"frame{i}.png" for i in (3, 4))
-    Image.new("RGB", (64, 32), (255, 0, 0)).save(a)
-    Image.new("RGB", (64, 32), (0, 0, 255)).save(b)
+    Image.new("RGB", (64, 32), (255, 0, 0)).save(a, compress_level=0)  # uncompressed: the same size
+    Image.new("RGB", (64, 32), (0, 0, 255)).save(b, compress_level=0)
     assert a.stat().st_size == b.stat().st_size
     Dataset_Dance(root, "train", video_len=8, **SIZE)
     times = [(p.stat().st_atime_ns, p.stat().st_mtime_ns) for p in (a, b)]

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import modules.train.loop as training
-import modules.train.runlog as runlog
+import modules.checkpoint as checkpoint
 from modules.checkpoint import load_checkpoint
 from modules.errors import UserInputError
 from modules.train.runfolder import LOCK_NAME, claimed_run_folder
@@ -82,8 +82,8 @@ def test_a_save_root_that_is_a_file_is_one_error(tmp_path):
 
 def test_best_is_written_before_last_and_a_resume_rewrites_a_lost_best(tiny_dataset, tmp_path, monkeypatch):
     written = []
-    real_save = runlog.save_checkpoint
-    monkeypatch.setattr(runlog, "save_checkpoint", lambda path, state: (written.append(path.name),
+    real_save = checkpoint.save_checkpoint
+    monkeypatch.setattr(checkpoint, "save_checkpoint", lambda path, state: (written.append(path.name),
                                                                          real_save(path, state)))
     run = training.fit(config(tiny_dataset, tmp_path / "run", "--num_epoch", "2", "--per_save", "1"))
     assert written[:3] == ["best.pt", "epoch_001.pt", "last.pt"]

@@ -3,7 +3,6 @@ import csv
 from datetime import datetime
 from pathlib import Path
 
-from ..checkpoint import save_checkpoint
 from ..io import atomic_path
 
 COLUMNS = ("epoch", "lr", "beta", "tfr", "teacher_forcing", "train_loss", "train_recon", "train_kl",
@@ -28,6 +27,8 @@ class Run:
         then ``periodic`` (e.g. ``epoch_004``), then ``last.pt``. last.pt records the best PSNR, and a
         resumed run only writes best.pt again when it beats that score: written before it, best.pt
         exists whenever last.pt says it does, whatever moment a kill comes."""
+        from ..checkpoint import save_checkpoint  # here: experiments.py --plot_only reads runlog without torch
+
         names = (["best"] if best else []) + ([periodic] if periodic else []) + ["last"]
         for name in names:
             save_checkpoint(self.checkpoint(name), state)

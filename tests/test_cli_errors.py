@@ -66,32 +66,32 @@ def tiny_answer(path, value=0):
     return write_submission(np.full((1, 2, 3, 4, 4), value, dtype=np.int64), path)
 
 
-def test_bad_input_matrix(tmp_path, tiny_dataset, capsys):
+SIZE = ["--frame_H", "4", "--frame_W", "4", "--frames_per_video", "2"]
+BAD_INPUT = [  # (cli, argv with {tmp} and {data}, message); {tmp}/folder is a folder, {tmp}/a_file a file
+    ("Trainer", ["--save_root", "{tmp}/a_file", "--device", "cpu"], "is a file, not a folder"),
+    ("Trainer", ["--save_root", "{tmp}/a_file/run", "--device", "cpu"], "cannot write to --save_root"),
+    ("Tester", ["--frame_H", "30", "--ckpt_path", "x.pt"], "Kaggle submission format is fixed at 32x64"),
+    ("Tester", ["--ckpt_path", "{tmp}/folder", "--device", "cpu"], "is a folder, not a file"),
+    ("val_PSNR", ["--ckpt_path", "{tmp}/folder", "--device", "cpu"], "is a folder, not a file"),
+    ("val_PSNR", ["--ckpt_path", "x.pt", "--num_samples", "0"], "--num_samples: must be an integer >= 1"),
+    ("score", ["{tmp}/folder", "--answer", "{tmp}/answer.csv", *SIZE], "is a folder, not a file"),
+    ("score", ["x.csv", "--DR", "{data}", "--frames_per_video", "5"], "the test videos of .* have 20 frames each"),
+    ("make_dataset", ["synthetic", "--out", "{tmp}/a_file"], "is a file, not a folder"),
+    ("make_dataset", ["import", "--pair", "a.gif", "b.gif", "--out", "{tmp}/a_file"], "is a file"),
+] + [("score", [f"{{tmp}}/bad{value}.csv", "--answer", "{tmp}/answer.csv", *SIZE],
+      f"line 2, column 2: value {value:g} is not an integer pixel value in 0..255") for value in (256, -1, 12.5)]
+
+
+@pytest.mark.parametrize("cli, argv, message", BAD_INPUT)
+def test_bad_input_matrix(cli, argv, message, tmp_path, tiny_dataset, capsys):
     (tmp_path / "folder").mkdir()
     (tmp_path / "a_file").write_text("")
-    size = ["--frame_H", "4", "--frame_W", "4", "--frames_per_video", "2"]
     answer = tiny_answer(tmp_path / "answer.csv")
-    cases = [
-        ("Trainer", ["--save_root", f"{tmp_path}/a_file", "--device", "cpu"], "is a file, not a folder"),
-        ("Tester", ["--frame_H", "30", "--ckpt_path", "x.pt"], "Kaggle submission format is fixed at 32x64"),
-        ("Tester", ["--ckpt_path", f"{tmp_path}/folder", "--device", "cpu"], "is a folder, not a file"),
-        ("val_PSNR", ["--ckpt_path", f"{tmp_path}/folder", "--device", "cpu"], "is a folder, not a file"),
-        ("val_PSNR", ["--ckpt_path", "x.pt", "--num_samples", "0"], "--num_samples: must be an integer >= 1"),
-        ("score", [f"{tmp_path}/folder", "--answer", str(answer), *size], "is a folder, not a file"),
-        ("score", ["x.csv", "--DR", str(tiny_dataset), "--frames_per_video", "5"],
-         "the test videos of .* have 20 frames each"),
-        ("make_dataset", ["synthetic", "--out", f"{tmp_path}/a_file"], "is a file, not a folder"),
-        ("make_dataset", ["import", "--pair", "a.gif", "b.gif", "--out", f"{tmp_path}/a_file"], "is a file"),
-    ]
-    for value in (256, -1, 12.5):
-        bad = tmp_path / f"bad{value}.csv"
+    for value in (256, -1, 12.5):  # the answer with one pixel of line 2 replaced
         header, first, rest = answer.read_text().split("\n", 2)
-        bad.write_text("\n".join([header, first.replace("0,0,", f"0,{value},", 1), rest]))
-        cases.append(("score", [str(bad), "--answer", str(answer), *size],
-                      f"line 2, column 2: value {value:g} is not an integer pixel value in 0..255"))
-    for cli, argv, message in cases:
-        err = expect_exit(cli, argv, capsys)
-        assert re.search(message, err), (cli, argv, err)
+        (tmp_path / f"bad{value}.csv").write_text("\n".join([header, first.replace("0,0,", f"0,{value},", 1), rest]))
+    err = expect_exit(cli, [a.format(tmp=tmp_path, data=tiny_dataset) for a in argv], capsys)
+    assert re.search(message, err), err
 
 
 def test_a_nan_checkpoint_makes_no_submission_and_no_report(tmp_path, capsys):

@@ -58,8 +58,9 @@ def score_videos(videos, truth):
             "moving_psnr": moving_psnr(videos, truth).numpy(), "kaggle_psnr": kaggle, "kaggle_frames": kept}
 
 
-def rollout_and_score(model, frames, poses, *, num_samples=1, seed=0, z_mode="prior", amp="none"):
-    """Roll out one video ``num_samples`` times (one batched rollout) and score every sample.
+def rollout_and_score(model, frames, poses, *, num_samples=1, seed=0, z_mode="prior", amp="none", source=None):
+    """Roll out one video ``num_samples`` times (one batched rollout) and score every sample; with
+    ``source`` (the checkpoint's name), :func:`require_finite` checks the rollout before it is scored.
 
     frames, poses: (T, 3, H, W) on the model's device. Returns :func:`score_videos`' arrays over the
     samples (first axis K), the ``videos`` (K, T, 3, H, W) on the CPU, and the ``copy`` baseline
@@ -68,5 +69,7 @@ def rollout_and_score(model, frames, poses, *, num_samples=1, seed=0, z_mode="pr
     first = frames[:1].expand(num_samples, -1, -1, -1)
     videos = generate(model, first, poses.unsqueeze(0).expand(num_samples, -1, -1, -1, -1), seed=seed,
                       z_mode=z_mode, amp=amp)
+    if source is not None:
+        require_finite(videos, source, model)
     truth = frames.float().cpu().unsqueeze(0)
     return {**score_videos(videos, truth.expand_as(videos)), "videos": videos, "copy": copy_baseline(truth[0])}

@@ -12,7 +12,12 @@ from modules.checkpoint import load_checkpoint
 from modules.errors import UserInputError
 from modules.train.runfolder import LOCK_NAME, claimed_run_folder
 from modules.train.runlog import read_metrics
-from test_trainer import config
+from test_trainer import config as trainer_config
+
+
+def config(dataset, save_root, *flags):
+    """test_trainer's tiny run, on a third of the clips (2 batches an epoch): these tests are about files."""
+    return trainer_config(dataset, save_root, "--partial", "0.34", *flags)
 
 
 def test_a_second_run_into_a_run_folder_refuses_and_names_both_ways_on(tiny_dataset, tmp_path):

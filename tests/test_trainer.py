@@ -59,7 +59,7 @@ def test_resume_keeps_the_kl_schedule_of_the_first_start(tiny_dataset, tmp_path)
     """Monotonic beta spans the first start's --num_epoch (or --schedule_epochs): a 2-epoch run resumed to
     4 epochs keeps beta at the end of its 2-epoch ramp instead of recomputing a 4-epoch one, and a run
     started with --schedule_epochs 4 resumes exactly into the uninterrupted 4-epoch run."""
-    flags = ["--kl_anneal_type", "Monotonic", "--kl_anneal_ratio", "0.5"]
+    flags = ["--kl_anneal_type", "Monotonic", "--kl_anneal_ratio", "0.5", "--partial", "0.34"]  # 2 batches an epoch
     straight = training.fit(config(tiny_dataset, tmp_path / "straight", "--num_epoch", "4", *flags))
     split = training.fit(config(tiny_dataset, tmp_path / "split", "--num_epoch", "2", "--schedule_epochs", "4",
                                 *flags))

@@ -8,7 +8,7 @@ DistributedDataParallel, and only rank 0 validates, prints and writes files.
 import math
 import random
 import time
-from contextlib import nullcontext
+from contextlib import ExitStack
 from pathlib import Path
 
 import torch
@@ -135,9 +135,19 @@ def _fit_in_process_group(cfg):
     take its best PSNR."""
     main = distributed.is_main_process()
     cfg.save_root = distributed.broadcast_from_main(str(run_folder_of(cfg)))
-    # Rank 0 alone writes, so it alone claims the folder (lock, no overwriting, temp-file clean-up).
-    guard = claimed_run_folder(cfg.save_root, ckpt_path=cfg.ckpt_path, overwrite=cfg.overwrite)
-    with guard if main else nullcontext():
+    with ExitStack() as stack:
+        # Rank 0 alone writes, so it alone claims the folder (lock, no overwriting, temp-file clean-up);
+        # a refusal reaches every rank, so none waits for rank 0 in a collective.
+        refused = None
+        if main:
+            try:
+                stack.enter_context(claimed_run_folder(cfg.save_root, ckpt_path=cfg.ckpt_path,
+                                                       overwrite=cfg.overwrite))
+            except UserInputError as err:
+                refused = str(err)
+        refused = distributed.broadcast_from_main(refused)
+        if refused:
+            raise UserInputError(refused)
         return _train(cfg, main)
 
 

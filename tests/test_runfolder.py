@@ -13,6 +13,7 @@ from modules.errors import UserInputError
 from modules.train.runfolder import LOCK_NAME, claimed_run_folder
 from modules.train.runlog import read_metrics
 from test_trainer import config as trainer_config
+from test_trainer import no_curves  # noqa: F401 (a fixture)
 
 
 def config(dataset, save_root, *flags):
@@ -20,7 +21,7 @@ def config(dataset, save_root, *flags):
     return trainer_config(dataset, save_root, "--partial", "0.34", *flags)
 
 
-def test_a_second_run_into_a_run_folder_refuses_and_names_both_ways_on(tiny_dataset, tmp_path):
+def test_a_second_run_into_a_run_folder_refuses_and_names_both_ways_on(tiny_dataset, tmp_path, no_curves):
     run = training.fit(config(tiny_dataset, tmp_path / "run", "--num_epoch", "2"))
     before = (run / "checkpoints" / "best.pt").read_bytes()
     with pytest.raises(UserInputError) as err:
@@ -38,7 +39,7 @@ def test_a_second_run_into_a_run_folder_refuses_and_names_both_ways_on(tiny_data
     assert len(read_metrics(run / "metrics.csv")) == 1
 
 
-def test_resuming_without_save_root_goes_on_in_the_checkpoints_run_folder(tiny_dataset, tmp_path):
+def test_resuming_without_save_root_goes_on_in_the_checkpoints_run_folder(tiny_dataset, tmp_path, no_curves):
     run = training.fit(config(tiny_dataset, tmp_path / "run", "--num_epoch", "1"))
     cfg = config(tiny_dataset, run, "--num_epoch", "2", "--ckpt_path", str(run / "checkpoints" / "last.pt"))
     cfg.save_root = None
@@ -85,7 +86,7 @@ def test_a_save_root_that_is_a_file_is_one_error(tmp_path):
             pass
 
 
-def test_best_is_written_before_last_and_a_resume_rewrites_a_lost_best(tiny_dataset, tmp_path, monkeypatch):
+def test_best_is_written_before_last_and_a_resume_rewrites_a_lost_best(tiny_dataset, tmp_path, no_curves, monkeypatch):
     written = []
     real_save = checkpoint.save_checkpoint
     monkeypatch.setattr(checkpoint, "save_checkpoint", lambda path, state: (written.append(path.name),

@@ -21,6 +21,14 @@ def config(dataset, save_root, *flags):
     return parse_train_args(["--DR", str(dataset), "--save_root", str(save_root), *TINY_FLAGS, *flags])
 
 
+@pytest.fixture
+def no_curves(monkeypatch):
+    """Skip the per-epoch curves and GIFs (matplotlib and GIF encoding are most of a tiny epoch's time)
+    in tests about checkpoints, metrics and folders."""
+    monkeypatch.setattr(training, "plot_training_curves", lambda *args: None)
+    monkeypatch.setattr(training, "save_gif", lambda *args, **kwargs: None)
+
+
 def without_time(rows):
     return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
@@ -55,7 +63,7 @@ def test_resume_continues_exactly(tiny_dataset, tmp_path):
     assert a["scheduler"] == b["scheduler"]
 
 
-def test_resume_keeps_the_kl_schedule_of_the_first_start(tiny_dataset, tmp_path):
+def test_resume_keeps_the_kl_schedule_of_the_first_start(tiny_dataset, tmp_path, no_curves):
     """Monotonic beta spans the first start's --num_epoch (or --schedule_epochs): a 2-epoch run resumed to
     4 epochs keeps beta at the end of its 2-epoch ramp instead of recomputing a 4-epoch one, and a run
     started with --schedule_epochs 4 resumes exactly into the uninterrupted 4-epoch run."""

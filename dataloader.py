@@ -30,7 +30,8 @@ from modules.config import FRAME_H, FRAME_W
 from modules.errors import UserInputError
 from modules.io import save_torch
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the key holds a sample of every file's content
+CONTENT_SAMPLE = 1024  # bytes hashed at each end of a source file
 CACHE_DIR_NAME = ".lab4_cache"
 USER_CACHE_DIR = Path.home() / ".cache" / "lab4_cvae"
 FRAME_NAME = re.compile(r"(?:frame)?(\d+)\.png", re.IGNORECASE)
@@ -87,6 +88,8 @@ def scan_frames(folder):
             raise UserInputError(f"{path}: unexpected sub-folder in a frame folder")
         if path.suffix.lower() != ".png":
             raise UserInputError(f"{path}: not a PNG frame (frames must be frame<N>.png files)")
+        if not path.is_file():
+            raise UserInputError(f"{path}: a broken or looping symbolic link, not a frame file")
         frames.append((frame_number(path), path))
     if not frames:
         raise UserInputError(f"{folder} contains no frames (expected frame<N>.png files)")
@@ -95,6 +98,16 @@ def scan_frames(folder):
         if a == b:
             raise UserInputError(f"{pa} and {pb} have the same frame number {a}")
     return [path for _, path in frames]
+
+
+def check_consecutive(paths):
+    """Frames of one video must be numbered without gaps: a missing frame7.png would pair every later
+    pose with the wrong output frame."""
+    for a, b in zip(paths, paths[1:]):
+        if frame_number(b) != frame_number(a) + 1:
+            raise UserInputError(f"{a.parent}: a gap in the frame numbering, {a.name} is followed by {b.name}; "
+                                 "every frame of a video must be there")
+    return paths
 
 
 def paired_frames(img_dir, label_dir):
@@ -153,12 +166,27 @@ def decode_frames(paths, frame_h, frame_w, desc="decoding"):
     return torch.from_numpy(out)
 
 
+def _sample_digest(path, size):
+    """A cheap content fingerprint: the hash of a file's first and last KB. Size and mtime alone miss
+    same-size files swapped with their mtimes restored (PNGs of one dataset often share a size)."""
+    with open(path, "rb") as f:
+        head = f.read(CONTENT_SAMPLE)
+        f.seek(max(0, size - CONTENT_SAMPLE))
+        tail = f.read(CONTENT_SAMPLE)
+    return hashlib.blake2b(head + tail, digest_size=8).hexdigest()
+
+
 def cache_key(root, paths, frame_h, frame_w):
-    """Hash of the cache format, frame size and every source file's (relative name, size, mtime)."""
+    """Hash of the cache format, frame size and every source file's (relative name, size, mtime,
+    first/last KB)."""
     entries = []
-    for path in paths:
-        stat = path.stat()
-        entries.append((path.relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns))
+    try:
+        for path in paths:
+            stat = path.stat()
+            entries.append((path.relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns,
+                            _sample_digest(path, stat.st_size)))
+    except OSError as err:
+        raise UserInputError(f"cannot read {err.filename or path}: {err.strerror or err}") from None
     text = json.dumps([CACHE_VERSION, frame_h, frame_w, entries])
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -172,11 +200,11 @@ def cache_locations(root, name, frame_h, frame_w):
 
 
 def _read_cache(path, key):
-    if not path.is_file():
-        return None
     try:
+        if not path.is_file():
+            return None
         stored = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a damaged cache is rebuilt, never trusted
+    except Exception as err:  # a damaged or unreadable cache (folder) is rebuilt, never trusted
         warnings.warn(f"ignoring unreadable frame cache {path}: {err}")
         return None
     if not isinstance(stored, dict) or stored.get("key") != key:
@@ -313,7 +341,7 @@ class Dataset_Test:
         firsts, label_lists = [], []
         for v in self.videos:
             firsts.append(scan_frames(root / "test" / "test_img" / v)[0])
-            label_lists.append(scan_frames(root / "test" / "test_label" / v))
+            label_lists.append(check_consecutive(scan_frames(root / "test" / "test_label" / v)))
         paths = firsts + [p for labels in label_lists for p in labels]
         frames = load_frames(root, "test", paths, frame_H, frame_W, cache=cache)
         self.first_frames = frames[:len(firsts)]

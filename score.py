@@ -8,7 +8,7 @@ public = videos 0-2, private = videos 3-4).
 Without --answer the answer is the test ground truth (test/test_img_gt) of --DR (default: the embedded
 synthetic dataset). See docs/testing.md.
 """
-from modules.config import FRAME_SHAPE, build_score_parser
+from modules.config import FRAME_SHAPE, VIDEO_LEN, build_score_parser
 from modules.errors import UserInputError, exit_on_user_error
 from modules.eval.submission import format_scores, read_submission, score, to_pixels, write_submission
 from modules.io import write_json
@@ -17,12 +17,16 @@ from modules.io import write_json
 def load_answer(args):
     """The answer pixels (V, T, 3, H, W): an --answer CSV, or the test ground truth of --DR."""
     if args.answer:
-        return read_submission(args.answer, args.frames_per_video, (FRAME_SHAPE[0], args.frame_H, args.frame_W))
+        return read_submission(args.answer, args.frames_per_video or VIDEO_LEN,
+                               (FRAME_SHAPE[0], args.frame_H, args.frame_W))
     from modules.data.datasets import dataset_root, load_ground_truth
     root = dataset_root(args)
     truth = load_ground_truth(root, args.frame_H, args.frame_W)
     if truth is None:
         raise UserInputError(f"{root} has no test ground truth (test/test_img_gt): pass --answer")
+    if args.frames_per_video not in (None, truth.shape[1]):
+        raise UserInputError(f"--frames_per_video {args.frames_per_video}, but the test videos of {root} have "
+                             f"{truth.shape[1]} frames each: drop the flag (it is for an --answer CSV)")
     return to_pixels(truth)
 
 
@@ -38,6 +42,7 @@ def main(argv=None):
     if args.submission:
         pred = read_submission(args.submission, answer.shape[1], answer.shape[2:], n_videos=answer.shape[0])
         result = score(pred, answer)
+        print(f"{args.submission}: {answer.shape[0]} videos x {answer.shape[1]} frames, as the answer")
         print(format_scores(result))
         if args.json:
             write_json(args.json, {k: result[k] for k in ("public", "private", "overall")}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import UserInputError
+from .errors import UserInputError, require_file
 from .io import save_torch
 
 FORMAT = "lab4-cvae/1"
@@ -29,9 +29,7 @@ def load_checkpoint(path):
     Returns our format; a template checkpoint becomes {"model": ..., "epoch": last_epoch,
     "config": {}, "template": True}.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"checkpoint {path} does not exist")
+    path = require_file(path, "checkpoint")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for corrupt or foreign files

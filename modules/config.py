@@ -7,6 +7,7 @@ rebuild the model from ``--ckpt_path`` alone. This file imports no torch, so a C
 reads files (``experiments.py --plot_only``, ``score.py --answer``) starts without it.
 """
 import argparse
+import math
 
 from .schedules import KL_ANNEAL_TYPES, TF_FLIP_MODES
 
@@ -51,25 +52,69 @@ PRESETS = {
 }
 
 
-def _positive_int(text):
-    value = int(text)
+def _number(text, kind):
+    """``kind(text)``, finite: a typo or 'nan' is an argparse error, not a traceback later."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                         f"got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def _int_at_least(minimum, why=""):
+    """An argparse type: an integer >= ``minimum`` (``why`` says what needs it)."""
+    def parse(text):
+        value = _number(text, int)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}{why}, got {text}")
+        return value
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+_positive_int = _int_at_least(1)
+_non_negative_int = _int_at_least(0)
+# A clip is a first frame and at least one predicted frame.
+_clip_len = _int_at_least(2, " (a first frame and at least one frame to predict)")
+# The networks' reflection padding of 3 needs at least 4 pixels per side.
+_frame_side = _int_at_least(4, " (the networks pad by 3 pixels)")
+# Gaussian_Predictor has N_dim // 4 channels.
+_latent_dim = _int_at_least(4, " (Gaussian_Predictor has N_dim // 4 channels)")
+
+
+def _positive(text):
+    value = _number(text, float)
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
 
 
 def _fraction(text):
-    value = float(text)
+    value = _number(text, float)
     if not 0.0 < value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
     return value
 
 
+def _probability(text):
+    value = _number(text, float)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
 def _non_negative(text):
-    value = float(text)
+    value = _number(text, float)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
+
+
+def _any_int(text):
+    return _number(text, int)
 
 
 def _frame_size(text):
@@ -86,13 +131,13 @@ def add_dataset_args(group, required=False):
     group.add_argument("--DR", type=str, default=None, required=required,
                        help="dataset root in the LAB4 layout" + ("" if required else
                             " (default: the embedded synthetic dataset, generated on first use)"))
-    group.add_argument("--frame_H", type=_positive_int, default=FRAME_H)
-    group.add_argument("--frame_W", type=_positive_int, default=FRAME_W)
+    group.add_argument("--frame_H", type=_frame_side, default=FRAME_H)
+    group.add_argument("--frame_W", type=_frame_side, default=FRAME_W)
 
 
 def add_clip_args(group):
-    group.add_argument("--train_vi_len", type=_positive_int, default=16)
-    group.add_argument("--val_vi_len", type=_positive_int, default=VIDEO_LEN)
+    group.add_argument("--train_vi_len", type=_clip_len, default=16)
+    group.add_argument("--val_vi_len", type=_clip_len, default=VIDEO_LEN)
 
 
 def add_data_args(parser):
@@ -101,16 +146,16 @@ def add_data_args(parser):
     group.add_argument("--save_root", type=str, default=None,
                        help="output folder (Trainer.py default: runs/<date-time>; Tester.py and val_PSNR.py: "
                             "the checkpoint's run folder)")
-    group.add_argument("--num_workers", type=int, default=4)
+    group.add_argument("--num_workers", type=_non_negative_int, default=4)
     add_clip_args(group)
-    group.add_argument("--seed", type=int, default=0, help="seeds data order, latents and coins")
+    group.add_argument("--seed", type=_any_int, default=0, help="seeds data order, latents and coins")
 
 
 def add_model_args(parser):
     group = parser.add_argument_group("model")
     group.add_argument("--F_dim", type=_positive_int, default=128)
     group.add_argument("--L_dim", type=_positive_int, default=32)
-    group.add_argument("--N_dim", type=_positive_int, default=12)
+    group.add_argument("--N_dim", type=_latent_dim, default=12)
     group.add_argument("--D_out_dim", type=_positive_int, default=192)
     group.add_argument("--fix_leaky_relu", action="store_true",
                        help="use LeakyReLU(0.01) where the template's nn.LeakyReLU(True) is the identity")
@@ -125,19 +170,19 @@ def add_runtime_args(parser):
     group = parser.add_argument_group("runtime")
     group.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
                        help="falls back to cpu with a warning when CUDA is not available")
-    group.add_argument("--gpu", type=int, default=1, help="number of GPUs (>1: launch with torchrun)")
+    group.add_argument("--gpu", type=_positive_int, default=1, help="number of GPUs (>1: launch with torchrun)")
     group.add_argument("--ckpt_path", type=str, default=None)
 
 
 def add_training_args(parser):
     group = parser.add_argument_group("training")
     group.add_argument("--batch_size", type=_positive_int, default=2)
-    group.add_argument("--lr", type=float, default=0.001)
+    group.add_argument("--lr", type=_positive, default=0.001)
     group.add_argument("--optim", choices=("Adam", "AdamW"), default="Adam")
-    group.add_argument("--milestones", type=int, nargs="*", default=[2, 5],
+    group.add_argument("--milestones", type=_positive_int, nargs="*", default=[2, 5],
                        help="MultiStepLR epochs (template: 2 5, which leaves lr at 1e-5 from epoch 5 "
                             "on and is the usual reason runs stall); give none for a constant lr")
-    group.add_argument("--gamma", type=float, default=0.1, help="MultiStepLR factor")
+    group.add_argument("--gamma", type=_positive, default=0.1, help="MultiStepLR factor")
     group.add_argument("--clip_grad", type=_non_negative, default=1.0, help="max grad norm; 0 = off")
     group.add_argument("--test", action="store_true", help="only validate the --ckpt_path model")
     group.add_argument("--store_visualization", action="store_true",
@@ -147,17 +192,22 @@ def add_training_args(parser):
     group.add_argument("--partial", type=_fraction, default=1.0)
     group.add_argument("--random_offset", action="store_true",
                        help="shift the training clips by a random offset every epoch")
-    group.add_argument("--tfr", type=float, default=1.0)
-    group.add_argument("--tfr_sde", type=int, default=10)
-    group.add_argument("--tfr_d_step", type=float, default=0.1)
+    group.add_argument("--tfr", type=_probability, default=1.0)
+    group.add_argument("--tfr_sde", type=_non_negative_int, default=10)
+    group.add_argument("--tfr_d_step", type=_non_negative, default=0.1)
     group.add_argument("--tf_flip", choices=TF_FLIP_MODES, default="epoch",
                        help="how often the teacher-forcing coin is flipped")
     group.add_argument("--fast_train", action="store_true")
     group.add_argument("--fast_partial", type=_fraction, default=0.4)
-    group.add_argument("--fast_train_epoch", type=int, default=5)
+    group.add_argument("--fast_train_epoch", type=_non_negative_int, default=5)
+    group.add_argument("--schedule_epochs", type=_positive_int, default=None,
+                       help="epochs the KL annealing schedule spans (default: --num_epoch of the run's first "
+                            "start; a resumed run keeps its checkpoint's, later epochs keep the last beta)")
+    group.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --save_root (default: refuse, so no run is lost)")
     group.add_argument("--kl_anneal_type", choices=KL_ANNEAL_TYPES, default="Cyclical")
     group.add_argument("--kl_anneal_cycle", type=_positive_int, default=10)
-    group.add_argument("--kl_anneal_ratio", type=float, default=1.0)
+    group.add_argument("--kl_anneal_ratio", type=_positive, default=1.0)
     group.add_argument("--kl_reduction", choices=("sum", "mean"), default="sum",
                        help="sum: template KL (summed over latents / batch); mean: per latent number")
     group.add_argument("--preset", choices=sorted(PRESETS), default=None,
@@ -225,7 +275,7 @@ def build_test_parser():
     for add in (add_data_args, add_model_args, add_runtime_args, add_training_args, add_speed_args):
         add(parser)
     group = parser.add_argument_group("test")
-    group.add_argument("--test_vi_len", type=_positive_int, default=VIDEO_LEN,
+    group.add_argument("--test_vi_len", type=_clip_len, default=VIDEO_LEN,
                        help="pose labels (= output frames) every test video must have")
     group.add_argument("--z_mode", choices=Z_MODES, default="prior",
                        help="latents of the rollout: prior N(0, I) samples (the course's protocol) or zeros")
@@ -250,7 +300,7 @@ def build_val_psnr_parser():
     group = parser.add_argument_group("val_PSNR")
     group.add_argument("--mode", choices=VAL_PSNR_MODES, default="prior",
                        help="prior: z ~ N(0, I); zero: z = 0; best_of_k: best of --num_samples prior samples")
-    group.add_argument("--num_samples", type=int, default=1, metavar="K",
+    group.add_argument("--num_samples", type=_positive_int, default=1, metavar="K",
                        help="rollouts sampled in one batch (prior: mean and band; best_of_k: K > 1 needed)")
     return parser
 
@@ -261,8 +311,9 @@ def build_score_parser(description=None):
     parser.add_argument("submission", nargs="?", help="the submission CSV to score")
     parser.add_argument("--answer", help="answer CSV (same format); default: the test ground truth of --DR")
     add_dataset_args(parser)
-    parser.add_argument("--frames_per_video", type=_positive_int, default=VIDEO_LEN,
-                        help="rows per video of an --answer CSV")
+    parser.add_argument("--frames_per_video", type=_positive_int, default=None,
+                        help=f"rows per video of an --answer CSV (default {VIDEO_LEN}); the dataset's ground "
+                             "truth has its own")
     parser.add_argument("--write_answer", metavar="CSV", help="write the ground truth of --DR as an answer CSV")
     parser.add_argument("--json", metavar="PATH", help="also write the scores as JSON")
     return parser
@@ -273,7 +324,7 @@ def _add_synthetic_command(sub):
     d = SYNTHETIC_DEFAULTS
     p = sub.add_parser("synthetic", help="generate the synthetic dance dataset")
     p.add_argument("--out", default=None, help="output folder (default: data/synthetic in the repo)")
-    p.add_argument("--seed", type=int, default=d["seed"])
+    p.add_argument("--seed", type=_any_int, default=d["seed"])
     p.add_argument("--frame_size", type=_frame_size, default="{}x{}".format(*d["frame_size"]), metavar="HxW",
                    help="size of the written frames (default %(default)s; the real dataset's is 512x1024)")
     p.add_argument("--n_train_videos", type=_positive_int, default=d["n_train_videos"])
@@ -292,14 +343,14 @@ def _add_import_command(sub):
     p.add_argument("--out", required=True, help="new output folder")
     p.add_argument("--val", default="0.1", help="validation frames: a count (630) or a fraction (0.1)")
     p.add_argument("--test", default="0.1", help="frames per test video: a count or a fraction")
-    p.add_argument("--n_test", type=int, default=1, help="number of test videos")
+    p.add_argument("--n_test", type=_positive_int, default=1, help="number of test videos")
     p.add_argument("--frame_size", type=_frame_size, default=None, metavar="HxW",
                    help="resize frames to HxW (default: keep the source size)")
-    p.add_argument("--pose_offset", type=int, default=0,
+    p.add_argument("--pose_offset", type=_non_negative_int, default=0,
                    help="pose frame k belongs to person frame k + pose_offset")
     p.add_argument("--fill", choices=FILL_MODES, default="repeat",
                    help="the first pose_offset person frames: label them with pose frame 0, or drop them")
-    p.add_argument("--gif_frame_ms", type=int, default=GIF_FRAME_MS,
+    p.add_argument("--gif_frame_ms", type=_non_negative_int, default=GIF_FRAME_MS,
                    help="a GIF frame lasting k times this stands for k frames (0: no expansion)")
     p.add_argument("--template_gif", action="store_true",
                    help="GIFs from the course template's make_gif: drop the doubled first frame")
@@ -333,7 +384,7 @@ def build_experiments_parser(description=None):
     parser.add_argument("--out", default=DEFAULT_EXPERIMENT_OUT, help="experiment folder (default: %(default)s)")
     parser.add_argument("--preset", default=DEFAULT_EXPERIMENT_PRESET,
                         help="Trainer.py preset of every run, or 'none' (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every run (default: %(default)s)")
+    parser.add_argument("--seed", type=_any_int, default=0, help="seed of every run (default: %(default)s)")
     parser.add_argument("--setting", action="append", default=[], metavar='NAME="--flag value ..."',
                         help="add (or replace) a run: Trainer flags on top of the base flags; repeatable")
     parser.add_argument("--config", action="append", default=[], metavar="FILE.json",

@@ -246,3 +246,50 @@ def test_cli_reports_bad_input_without_a_traceback(root):
     assert result.returncode == 2
     assert result.stderr.startswith("error: images without a label") and "frame2.png" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- faults that used to pass silently or as tracebacks (issue 13) ----------------------------------
+def test_cache_sees_same_size_frames_swapped_with_their_mtimes_restored(root):
+    a, b = (root / "train" / "train_img" / f"frame{i}.png" for i in (3, 4))
+    Image.new("RGB", (64, 32), (255, 0, 0)).save(a, compress_level=0)  # uncompressed: the same size
+    Image.new("RGB", (64, 32), (0, 0, 255)).save(b, compress_level=0)
+    assert a.stat().st_size == b.stat().st_size
+    Dataset_Dance(root, "train", video_len=8, **SIZE)
+    times = [(p.stat().st_atime_ns, p.stat().st_mtime_ns) for p in (a, b)]
+    a_bytes, b_bytes = a.read_bytes(), b.read_bytes()
+    a.write_bytes(b_bytes)
+    b.write_bytes(a_bytes)
+    for path, ns in zip((a, b), times):
+        os.utime(path, ns=ns)
+    ds = Dataset_Dance(root, "train", video_len=8, **SIZE)
+    assert torch.equal(ds[0][0][3], template_frame(a)) and float(ds[0][0][3, 2].min()) == 1.0  # now blue
+
+
+def test_an_untraversable_cache_folder_is_rebuilt_with_a_warning(root, monkeypatch):
+    Dataset_Dance(root, "val", video_len=24, **SIZE)
+    real_is_file = Path.is_file
+
+    def denied(path):
+        if dataloader.CACHE_DIR_NAME in str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_is_file(path)
+
+    monkeypatch.setattr(Path, "is_file", denied)
+    with pytest.warns(UserWarning, match="unreadable frame cache"):
+        Dataset_Dance(root, "val", video_len=24, **SIZE)
+
+
+@pytest.mark.parametrize("target", ["nowhere.png", "loop"])
+def test_a_dangling_or_looping_symlink_in_a_frame_folder_is_named(root, target):
+    link = root / "train" / "train_img" / "frame999.png"
+    link.unlink(missing_ok=True)
+    link.symlink_to(link if target == "loop" else root / target)
+    (root / "train" / "train_label" / "frame999.png").write_bytes(b"")
+    expect_error(f"{link}: a broken or looping symbolic link", root=root)
+
+
+def test_a_gap_in_a_test_videos_label_numbering_is_refused(root):
+    labels = root / "test" / "test_label" / "1"
+    (labels / "frame5.png").rename(labels / "frame15.png")
+    expect_error(r"test_label/1: a gap in the frame numbering, frame4.png is followed by frame6.png",
+                 make=lambda r: Dataset_Test(r, **SIZE), root=root)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import modules.train.loop as training
+import Trainer
 from conftest import TINY_WIDTH_FLAGS
 from modules import runtime
 from modules.checkpoint import load_checkpoint
@@ -18,6 +19,14 @@ TINY_FLAGS = [*TINY_WIDTH_FLAGS, "--device", "cpu", "--num_workers", "0", "--tra
 
 def config(dataset, save_root, *flags):
     return parse_train_args(["--DR", str(dataset), "--save_root", str(save_root), *TINY_FLAGS, *flags])
+
+
+@pytest.fixture
+def no_curves(monkeypatch):
+    """Skip the per-epoch curves and GIFs (matplotlib and GIF encoding are most of a tiny epoch's time)
+    in tests about checkpoints, metrics and folders."""
+    monkeypatch.setattr(training, "plot_training_curves", lambda *args: None)
+    monkeypatch.setattr(training, "save_gif", lambda *args, **kwargs: None)
 
 
 def without_time(rows):
@@ -54,6 +63,36 @@ def test_resume_continues_exactly(tiny_dataset, tmp_path):
     assert a["scheduler"] == b["scheduler"]
 
 
+def test_resume_keeps_the_kl_schedule_of_the_first_start(tiny_dataset, tmp_path, no_curves):
+    """Monotonic beta spans the first start's --num_epoch (or --schedule_epochs): a 2-epoch run resumed to
+    4 epochs keeps beta at the end of its 2-epoch ramp instead of recomputing a 4-epoch one, and a run
+    started with --schedule_epochs 4 resumes exactly into the uninterrupted 4-epoch run."""
+    flags = ["--kl_anneal_type", "Monotonic", "--kl_anneal_ratio", "0.5", "--partial", "0.34"]  # 2 batches an epoch
+    straight = training.fit(config(tiny_dataset, tmp_path / "straight", "--num_epoch", "4", *flags))
+    split = training.fit(config(tiny_dataset, tmp_path / "split", "--num_epoch", "2", "--schedule_epochs", "4",
+                                *flags))
+    training.fit(config(tiny_dataset, split, "--num_epoch", "4", *flags,
+                        "--ckpt_path", str(split / "checkpoints" / "last.pt")))
+    assert [r["beta"] for r in read_metrics(straight / "metrics.csv")] == [0.0, 0.5, 1.0, 1.0]
+    assert without_time(read_metrics(split / "metrics.csv")) == without_time(read_metrics(straight / "metrics.csv"))
+
+    extended = training.fit(config(tiny_dataset, tmp_path / "extended", "--num_epoch", "2", *flags,
+                                   "--milestones"))
+    training.fit(config(tiny_dataset, extended, "--num_epoch", "3", *flags, "--milestones",
+                        "--ckpt_path", str(extended / "checkpoints" / "last.pt")))
+    assert [r["beta"] for r in read_metrics(extended / "metrics.csv")] == [0.0, 1.0, 1.0]
+    assert load_checkpoint(extended / "checkpoints" / "last.pt")["config"]["schedule_epochs"] == 2
+
+
+def test_a_first_epoch_non_finite_loss_says_no_checkpoint_was_written(tiny_dataset, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        Trainer.main(["--DR", str(tiny_dataset), "--save_root", str(tmp_path / "y"), *TINY_FLAGS,
+                      "--num_epoch", "2", "--lr", "1e30", "--clip_grad", "0"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "non-finite loss" in err and "no checkpoint was written" in err and "last.pt" not in err
+
+
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_dataset, tmp_path, monkeypatch):
     real_loss = training.cvae_loss
 
@@ -79,7 +118,11 @@ def test_ctrl_c_writes_a_resumable_checkpoint(tiny_dataset, tmp_path, monkeypatc
         return real_epoch(*args, **kwargs)
 
     monkeypatch.setattr(training, "train_one_epoch", interrupted_in_epoch_two)
-    run = training.fit(config(tiny_dataset, tmp_path / "int", "--num_epoch", "3"))
+    with pytest.raises(SystemExit) as exit_info:  # the CLI: 130, so `Trainer.py ... && Tester.py ...` stops
+        Trainer.main(["--DR", str(tiny_dataset), "--save_root", str(tmp_path / "int"), *TINY_FLAGS,
+                      "--num_epoch", "3"])
+    assert exit_info.value.code == 130
+    run = tmp_path / "int"
     path = run / "checkpoints" / "interrupted.pt"
     assert load_checkpoint(path)["epoch"] == 1
     monkeypatch.setattr(training, "train_one_epoch", real_epoch)
@@ -96,7 +139,7 @@ def test_validate_only_needs_a_checkpoint(tiny_dataset, tmp_path):
     (["--kl_anneal_type", "linear"], "invalid choice: 'linear'"),
     (["--partial", "1.5"], "must be in \\(0, 1\\]"),
     (["--optim", "SGD"], "invalid choice: 'SGD'"),
-    (["--batch_size", "0"], "must be a positive integer"),
+    (["--batch_size", "0"], "must be an integer >= 1"),
 ])
 def test_bad_flag_values_are_rejected_by_argparse(flags, message, capsys):
     with pytest.raises(SystemExit):

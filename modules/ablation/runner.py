@@ -40,7 +40,7 @@ from .layout import EVAL_FILE, FAILED_FILE, Plan, check_name, run_dir
 # Flags the experiment sets per run (or that make no sense in a set of training runs).
 _RESERVED_FLAGS = ("--save_root", "--ckpt_path", "--test")
 # Config keys that may differ between the stored run and this invocation without changing the run.
-_RUNTIME_KEYS = {"save_root", "ckpt_path", "num_workers", "device", "gpu", "test"}
+_RUNTIME_KEYS = {"save_root", "ckpt_path", "num_workers", "device", "gpu", "test", "overwrite", "schedule_epochs"}
 
 
 # -- the default set: the report's two comparisons --------------------------------------------------
@@ -222,6 +222,9 @@ def train_run(cfg):
         # fit() builds the model from the global RNG: without this, a run's initial weights would
         # depend on how many runs this process trained before it.
         torch.manual_seed(cfg.seed)
+        # A "new" run's folder may hold what a Ctrl-C in its first epoch left (interrupted.pt): the
+        # runner owns its run folders, so it starts such a run over.
+        cfg.overwrite = True
     try:
         fit(cfg)
     except UserInputError as err:

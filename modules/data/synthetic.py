@@ -498,6 +498,8 @@ def generate_dataset(root, *, progress=True, workers=None, **params):
 
 
 def _check_replaceable(root):
+    if root.exists() and not root.is_dir():
+        raise UserInputError(f"{root} is a file, not a folder: pass a folder for the dataset (--out)")
     if root.exists() and any(root.iterdir()) and not (root / MARKER_NAME).is_file():
         raise UserInputError(f"{root} exists and is not a synthetic dataset written by this repo "
                              f"(no {MARKER_NAME}); choose another folder or remove it")

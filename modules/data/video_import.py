@@ -182,6 +182,8 @@ def import_dataset(pairs, out, *, val="0.1", test="0.1", n_test=1, frame_size=No
     out = Path(out)
     if fill not in FILL_MODES:
         raise UserInputError(f"fill must be one of {FILL_MODES}, got {fill!r}")
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"--out {out} is a file; choose a new folder")
     if out.exists() and any(out.iterdir()):
         raise UserInputError(f"{out} already exists and is not empty; choose a new --out folder")
     options = {"gif_frame_ms": gif_frame_ms, "template_gif": template_gif}

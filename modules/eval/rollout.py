@@ -6,6 +6,7 @@ same video wherever it is made.
 """
 import torch
 
+from ..errors import UserInputError
 from ..runtime import autocast_context
 from .metrics import copy_baseline, moving_psnr, psnr_8bit, psnr_per_frame, ssim_per_frame
 from .submission import scored_frames, to_pixels
@@ -25,6 +26,21 @@ def generate(model, first_frames, poses, *, seed=0, z_mode="prior", amp="none"):
     return videos.float().cpu()
 
 
+def require_finite(videos, ckpt_path, model=None):
+    """Refuse NaN/inf output before anything is written from it: to_pixels would turn it into a
+    valid-looking all-zero submission and the PSNRs into ``nan``. Tester, val_PSNR and ``Trainer.py
+    --test`` share this check; ``model`` lets the message name broken weights."""
+    bad = int((~torch.isfinite(videos)).sum())
+    if not bad:
+        return videos
+    broken = [name for name, value in model.state_dict().items()
+              if value.is_floating_point() and not torch.isfinite(value).all()] if model is not None else []
+    why = (f"{len(broken)} weight tensors of the checkpoint hold NaN/inf (e.g. {broken[0]}): it comes from a "
+           "diverged run" if broken else "the weights are finite, so the rollout itself overflowed (try --amp none)")
+    raise UserInputError(f"{ckpt_path}: the model's rollout has {bad} NaN/inf values of {videos.numel()}; {why}. "
+                         "Nothing was written")
+
+
 def score_videos(videos, truth):
     """Every metric of predicted videos against their ground truth, per video.
 
@@ -42,8 +58,9 @@ def score_videos(videos, truth):
             "moving_psnr": moving_psnr(videos, truth).numpy(), "kaggle_psnr": kaggle, "kaggle_frames": kept}
 
 
-def rollout_and_score(model, frames, poses, *, num_samples=1, seed=0, z_mode="prior", amp="none"):
-    """Roll out one video ``num_samples`` times (one batched rollout) and score every sample.
+def rollout_and_score(model, frames, poses, *, num_samples=1, seed=0, z_mode="prior", amp="none", source=None):
+    """Roll out one video ``num_samples`` times (one batched rollout) and score every sample; with
+    ``source`` (the checkpoint's name), :func:`require_finite` checks the rollout before it is scored.
 
     frames, poses: (T, 3, H, W) on the model's device. Returns :func:`score_videos`' arrays over the
     samples (first axis K), the ``videos`` (K, T, 3, H, W) on the CPU, and the ``copy`` baseline
@@ -52,5 +69,7 @@ def rollout_and_score(model, frames, poses, *, num_samples=1, seed=0, z_mode="pr
     first = frames[:1].expand(num_samples, -1, -1, -1)
     videos = generate(model, first, poses.unsqueeze(0).expand(num_samples, -1, -1, -1, -1), seed=seed,
                       z_mode=z_mode, amp=amp)
+    if source is not None:
+        require_finite(videos, source, model)
     truth = frames.float().cpu().unsqueeze(0)
     return {**score_videos(videos, truth.expand_as(videos)), "videos": videos, "copy": copy_baseline(truth[0])}

@@ -18,7 +18,7 @@ import torch
 
 from ..config import FRAME_SHAPE
 from ..config import VIDEO_LEN as FRAMES_PER_VIDEO
-from ..errors import UserInputError
+from ..errors import UserInputError, require_file
 from ..io import atomic_path
 from .metrics import MAX_8BIT as MAX_VALUE
 from .metrics import psnr_8bit
@@ -76,9 +76,7 @@ def read_table(path, n_pixels=math.prod(FRAME_SHAPE)):
     Checks the header, that every row has ``n_pixels + 1`` numeric fields and that every value is
     finite; errors name the file and the line.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"{path} does not exist")
+    path = require_file(path, "CSV")
     with open(path, encoding="utf-8", errors="replace", newline="") as f:
         header = f.readline().rstrip("\r\n")
     expected = csv_header(n_pixels)
@@ -106,11 +104,31 @@ def read_table(path, n_pixels=math.prod(FRAME_SHAPE)):
     if not np.isfinite(table).all():
         row = int(np.flatnonzero(~np.isfinite(table).all(axis=1))[0])
         raise UserInputError(f"{path}: line {row + 2} holds a value that is not a finite number")
+    check_pixel_values(table[:, 1:], path)
     ids = table[:, 0]
     if not np.array_equal(ids, np.round(ids)):
         row = int(np.flatnonzero(ids != np.round(ids))[0])
         raise UserInputError(f"{path}: line {row + 2}: id {ids[row]!r} is not an integer")
     return ids.astype(np.int64), table[:, 1:]
+
+
+def check_pixel_values(values, path):
+    """Every pixel value must be an integer in 0..255, as Kaggle's scorer reads them: a value the
+    scorer would take differently (12.5, -1, 256) is refused with its line and column."""
+    bad = (values < 0) | (values > MAX_VALUE) | (values != np.rint(values))
+    if bad.any():
+        row, column = (int(i[0]) for i in np.nonzero(bad))
+        raise UserInputError(f"{path}: line {row + 2}, column {column + 2}: value {values[row, column]:g} is not "
+                             f"an integer pixel value in 0..{MAX_VALUE:g}")
+
+
+def require_kaggle_frame_size(frame_H, frame_W):
+    """The course's Kaggle takes 3x32x64 frames (6,144 columns) only: refuse to write another size as
+    a submission (val_PSNR.py and training work at any size)."""
+    if (FRAME_SHAPE[0], frame_H, frame_W) != FRAME_SHAPE:
+        raise UserInputError(f"--frame_H {frame_H} --frame_W {frame_W}: the Kaggle submission format is fixed at "
+                             f"{FRAME_SHAPE[1]}x{FRAME_SHAPE[2]} frames ({math.prod(FRAME_SHAPE)} pixel columns); "
+                             f"a model trained at another size cannot make a valid submission")
 
 
 def _first_bad_line(path, n_pixels):

@@ -9,8 +9,9 @@ from ..io import write_json
 from .inference import describe_model, load_inference_model, prepare_output_dir
 from .media import GIF_SCALE, VIDEO_FPS, mp4_available, save_gif, save_mp4
 from .metrics import copy_baseline, moving_psnr
-from .rollout import generate
-from .submission import format_scores, read_submission, score, to_pixels, write_submission
+from .rollout import generate, require_finite
+from .submission import (format_scores, read_submission, require_kaggle_frame_size, score, to_pixels,
+                         write_submission)
 
 
 def make_submission(cfg):
@@ -19,6 +20,7 @@ def make_submission(cfg):
     ground truth) to ``--save_root``. Returns a summary dict (also written as test_summary.json).
     """
     started = time.perf_counter()
+    require_kaggle_frame_size(cfg.frame_H, cfg.frame_W)
     model, device, ckpt = load_inference_model(cfg)
     print(describe_model(cfg, ckpt))
     out = prepare_output_dir(cfg.save_root, cfg.ckpt_path)
@@ -30,6 +32,7 @@ def make_submission(cfg):
     videos = generate(model, first_frames.to(device), poses.to(device), seed=cfg.seed, z_mode=cfg.z_mode,
                       amp=cfg.amp)
     rollout_s = time.perf_counter() - timer
+    require_finite(videos, cfg.ckpt_path, model)
     print(f"rollout ({cfg.z_mode} z, seed {cfg.seed}) on {device}: {rollout_s:.1f}s")
 
     timer = time.perf_counter()

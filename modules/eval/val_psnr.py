@@ -45,18 +45,19 @@ def check_sampling(mode, num_samples):
         raise UserInputError("--mode zero is deterministic: every sample would be the same; drop --num_samples")
 
 
-def analyse(model, frames, poses, *, mode="prior", num_samples=1, seed=0, amp="none"):
+def analyse(model, frames, poses, *, mode="prior", num_samples=1, seed=0, amp="none", source=None):
     """Roll out one validation video K times (one batched rollout) and measure every frame.
 
     frames, poses: (T, 3, H, W) in [0, 1] on the model's device. Returns a dict of numpy arrays over
     samples k: ``psnr`` and ``ssim`` (K', T-1), ``kaggle_psnr`` and ``moving_psnr`` (K',), where
     K' = 1 for ``zero`` and ``best_of_k`` (the kept sample, ``chosen``) and K otherwise;
     ``sample_avg_psnr`` (K,) the mean PSNR of every sample drawn; ``video`` (T, 3, H, W), the first
-    kept sample; ``copy`` the copy-frame-0 baseline.
+    kept sample; ``copy`` the copy-frame-0 baseline. ``source`` (the checkpoint): refuse a NaN/inf rollout
+    before it is scored (:func:`modules.eval.rollout.require_finite`).
     """
     check_sampling(mode, num_samples)
     result = rollout_and_score(model, frames, poses, num_samples=1 if mode == "zero" else num_samples, seed=seed,
-                               z_mode="zero" if mode == "zero" else "prior", amp=amp)
+                               z_mode="zero" if mode == "zero" else "prior", amp=amp, source=source)
     result["sample_avg_psnr"] = result["psnr"].mean(axis=1)
     result["chosen"] = None
     if mode == "best_of_k":
@@ -141,7 +142,7 @@ def val_psnr_report(cfg):
     root = dataset_root(cfg)
     frames, poses = load_val_video(cfg, root)
     result = analyse(model, frames.to(device), poses.to(device), mode=cfg.mode, num_samples=cfg.num_samples,
-                     seed=cfg.seed, amp=cfg.amp)
+                     seed=cfg.seed, amp=cfg.amp, source=cfg.ckpt_path)
     summary = summarise(result, mode=cfg.mode, num_samples=cfg.num_samples, seed=cfg.seed)
     summary.update(checkpoint=str(cfg.ckpt_path), epoch=ckpt.get("epoch"), dataset=str(root))
     label = run_label(cfg.mode, cfg.num_samples)

@@ -5,8 +5,10 @@
 Under torchrun (docs/distributed.md) each process trains on its share of the clips through
 DistributedDataParallel, and only rank 0 validates, prints and writes files.
 """
+import math
 import random
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import torch
@@ -15,13 +17,15 @@ from tqdm import tqdm
 from ..checkpoint import save_checkpoint
 from ..data.datasets import dataset_root, load_datasets, load_val_video
 from ..errors import UserInputError
+from ..eval.inference import default_output_dir
 from ..eval.media import save_gif
-from ..eval.rollout import rollout_and_score
+from ..eval.rollout import require_finite, rollout_and_score
 from ..objective import cvae_loss
 from ..runtime import autocast_context
 from ..schedules import kl_beta, teacher_forcing_ratio
 from . import distributed
 from .plots import plot_training_curves
+from .runfolder import claimed_run_folder
 from .runlog import Run, append_metrics, default_save_root
 from .setup import make_grad_scaler, prepare, seed_epoch, train_loader_for_epoch, training_state
 
@@ -130,11 +134,38 @@ def _fit_in_process_group(cfg):
     ``module.`` prefix reaches a checkpoint; rank 0 alone validates and writes, and the others
     take its best PSNR."""
     main = distributed.is_main_process()
+    cfg.save_root = distributed.broadcast_from_main(str(run_folder_of(cfg)))
+    with ExitStack() as stack:
+        # Rank 0 alone writes, so it alone claims the folder (lock, no overwriting, temp-file clean-up);
+        # a refusal reaches every rank, so none waits for rank 0 in a collective.
+        refused = None
+        if main:
+            try:
+                stack.enter_context(claimed_run_folder(cfg.save_root, ckpt_path=cfg.ckpt_path,
+                                                       overwrite=cfg.overwrite))
+            except UserInputError as err:
+                refused = str(err)
+        refused = distributed.broadcast_from_main(refused)
+        if refused:
+            raise UserInputError(refused)
+        return _train(cfg, main)
+
+
+def run_folder_of(cfg):
+    """--save_root; when resuming without one, the run folder of the checkpoint (so the resumed run
+    goes on in its own folder); else a new runs/<date-time>."""
+    if cfg.save_root:
+        return Path(cfg.save_root)
+    return default_output_dir(cfg.ckpt_path) if cfg.ckpt_path else default_save_root()
+
+
+def _train(cfg, main):
     with distributed.main_process_first():  # the synthetic dataset is generated once
         root = dataset_root(cfg)
-    cfg.save_root = distributed.broadcast_from_main(str(cfg.save_root or default_save_root()))
     run = Run(cfg.save_root, create=main)
     device, model, optimizer, scheduler, start_epoch, best_psnr = prepare(cfg)
+    if main:
+        best_psnr = check_best_checkpoint(run, best_psnr)
     with distributed.main_process_first():  # rank 0 writes the frame cache, the others read it
         train_set, val_set = load_datasets(cfg, root)
     if main:
@@ -149,7 +180,7 @@ def _fit_in_process_group(cfg):
         for epoch in range(start_epoch, cfg.num_epoch):
             started = time.perf_counter()
             seed = seed_epoch(cfg.seed, epoch, distributed.rank())
-            beta = kl_beta(epoch, cfg.kl_anneal_type, cfg.num_epoch, cfg.kl_anneal_cycle, cfg.kl_anneal_ratio)
+            beta = kl_beta(epoch, cfg.kl_anneal_type, cfg.schedule_epochs, cfg.kl_anneal_cycle, cfg.kl_anneal_ratio)
             tfr = teacher_forcing_ratio(epoch, cfg.tfr, cfg.tfr_sde, cfg.tfr_d_step)
             lr = optimizer.param_groups[0]["lr"]
             loader = train_loader_for_epoch(train_set, cfg, epoch, torch.Generator().manual_seed(seed))
@@ -166,8 +197,11 @@ def _fit_in_process_group(cfg):
                                                                 best_psnr=max(best_psnr, val["val_psnr"]), cfg=cfg))
             best_psnr = distributed.broadcast_from_main(best_psnr)
     except NonFiniteLossError as err:
-        raise UserInputError(f"{err} in epoch {epoch + 1}: training stopped; the last good checkpoint is "
-                             f"{run.checkpoint('last')} (try a lower --lr or --clip_grad)") from err
+        last = run.checkpoint("last")
+        kept = (f"the last good checkpoint is {last}" if last.is_file() else
+                "no checkpoint was written (no epoch finished)")
+        raise UserInputError(f"{err} in epoch {epoch + 1}: training stopped; {kept} (try a lower --lr or "
+                             f"--clip_grad)") from err
     except KeyboardInterrupt:
         # Under torchrun Ctrl-C reaches every rank; rank 0 saves without waiting on the others
         # (no collective: a peer may already be gone).
@@ -177,9 +211,21 @@ def _fit_in_process_group(cfg):
                                                  best_psnr=best_psnr, cfg=cfg))
             print(f"\ninterrupted in epoch {epoch + 1}: saved {path}; resume with --ckpt_path {path} "
                   f"(the interrupted epoch is trained again from the weights it had reached)")
+        raise  # the CLI exits 130, so a chained command does not go on
     if main:
         print(f"run folder: {run.root}")
     return run.root
+
+
+def check_best_checkpoint(run, best_psnr):
+    """A resumed run whose checkpoint records a best PSNR but whose best.pt is gone (deleted, or lost
+    to a kill by a version that wrote last.pt first) would never write best.pt again unless it beat
+    that score: forget the score, so the next epoch writes best.pt. Returns the best PSNR to go on with."""
+    if math.isfinite(best_psnr) and not run.checkpoint("best").is_file():
+        print(f"note: the checkpoint records a best val PSNR of {best_psnr:.2f} dB but {run.checkpoint('best')} "
+              f"is missing; the next epoch's checkpoint becomes best.pt")
+        return -math.inf
+    return best_psnr
 
 
 def record_epoch(run, cfg, row, val, frames, poses, best_psnr, make_state):
@@ -192,13 +238,11 @@ def record_epoch(run, cfg, row, val, frames, poses, best_psnr, make_state):
     if cfg.store_visualization:
         (run.root / "gifs").mkdir(exist_ok=True)
         save_gif(panel, run.root / "gifs" / f"epoch_{epoch + 1:03d}.gif", scale=2)
-    state = make_state()
-    save_checkpoint(run.checkpoint("last"), state)
-    if (epoch + 1) % cfg.per_save == 0:
-        save_checkpoint(run.checkpoint(f"epoch_{epoch + 1:03d}"), state)
-    if val["val_psnr"] > best_psnr:
+    improved = val["val_psnr"] > best_psnr
+    run.save_epoch_checkpoints(make_state(), best=improved,
+                               periodic=f"epoch_{epoch + 1:03d}" if (epoch + 1) % cfg.per_save == 0 else None)
+    if improved:
         best_psnr = val["val_psnr"]
-        save_checkpoint(run.checkpoint("best"), state)
         save_gif(panel, run.root / "val_rollout_best.gif", scale=2)
     print(f"epoch {epoch + 1}/{cfg.num_epoch}: loss {row['train_loss']:.4f} (recon {row['train_recon']:.4f}, "
           f"kl {row['train_kl']:.4g}) beta {row['beta']:.3g} tfr {row['tfr']:.2f} | val PSNR "
@@ -216,6 +260,7 @@ def validate_only(cfg):
     device, model, *_ = prepare(cfg)
     frames, poses = (x.to(device) for x in load_val_video(cfg, root))
     val = validate(model, frames, poses, seed=cfg.seed, amp=cfg.amp)
+    require_finite(val["video"], cfg.ckpt_path, model)
     out = Path(cfg.save_root or Path(cfg.ckpt_path).parent)
     out.mkdir(parents=True, exist_ok=True)
     save_gif(rollout_panel(val["video"], frames.cpu(), poses.cpu()), out / "val_rollout_test.gif", scale=2)

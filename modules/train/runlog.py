@@ -22,6 +22,17 @@ class Run:
     def checkpoint(self, name):
         return self.ckpt_dir / f"{name}.pt"
 
+    def save_epoch_checkpoints(self, state, *, best, periodic=None):
+        """The one place that orders the checkpoint writes of an epoch: ``best.pt`` (when ``best``),
+        then ``periodic`` (e.g. ``epoch_004``), then ``last.pt``. last.pt records the best PSNR, and a
+        resumed run only writes best.pt again when it beats that score: written before it, best.pt
+        exists whenever last.pt says it does, whatever moment a kill comes."""
+        from ..checkpoint import save_checkpoint  # here: experiments.py --plot_only reads runlog without torch
+
+        names = (["best"] if best else []) + ([periodic] if periodic else []) + ["last"]
+        for name in names:
+            save_checkpoint(self.checkpoint(name), state)
+
 
 def default_save_root():
     return Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -79,14 +79,27 @@ def prepare(cfg):
     model = build_model(cfg)
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg)
-    start_epoch, best_psnr = 0, -math.inf
+    start_epoch, best_psnr, stored = 0, -math.inf, {}
     if cfg.ckpt_path:
-        start_epoch, best_psnr, _ = restore(cfg.ckpt_path, model, optimizer, scheduler)
+        start_epoch, best_psnr, stored = restore(cfg.ckpt_path, model, optimizer, scheduler)
+    cfg.schedule_epochs = schedule_length(cfg, stored)
     model.to(device)
     if channels_last_for(getattr(cfg, "channels_last", None), device.type):
         model.to(memory_format=torch.channels_last)
     _optimizer_to(optimizer, device)
     return device, model, optimizer, scheduler, start_epoch, best_psnr
+
+
+def schedule_length(cfg, stored):
+    """Epochs the KL schedule spans: --schedule_epochs; else, resuming, the stored run's (its first
+    --num_epoch; a checkpoint older than the flag stores only its --num_epoch); else --num_epoch.
+
+    Fixed at the first start, so a resumed run, whatever its --num_epoch, trains every epoch with the
+    beta the uninterrupted run had; epochs past the schedule keep its last beta. (Teacher forcing
+    depends on the epoch alone.)"""
+    if getattr(cfg, "schedule_epochs", None):
+        return cfg.schedule_epochs
+    return stored.get("schedule_epochs") or stored.get("num_epoch") or cfg.num_epoch
 
 
 def _optimizer_to(optimizer, device):

@@ -1,0 +1,101 @@
+"""The run-folder guard and the checkpoint write order: no run is overwritten, shared or left without best.pt."""
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import modules.train.loop as training
+import modules.checkpoint as checkpoint
+from modules.checkpoint import load_checkpoint
+from modules.errors import UserInputError
+from modules.train.runfolder import LOCK_NAME, claimed_run_folder
+from modules.train.runlog import read_metrics
+from test_trainer import config as trainer_config
+from test_trainer import no_curves  # noqa: F401 (a fixture)
+
+
+def config(dataset, save_root, *flags):
+    """test_trainer's tiny run, on a third of the clips (2 batches an epoch): these tests are about files."""
+    return trainer_config(dataset, save_root, "--partial", "0.34", *flags)
+
+
+def test_a_second_run_into_a_run_folder_refuses_and_names_both_ways_on(tiny_dataset, tmp_path, no_curves):
+    run = training.fit(config(tiny_dataset, tmp_path / "run", "--num_epoch", "2"))
+    before = (run / "checkpoints" / "best.pt").read_bytes()
+    with pytest.raises(UserInputError) as err:
+        training.fit(config(tiny_dataset, run, "--num_epoch", "1"))
+    message = str(err.value)
+    assert f"--ckpt_path {run / 'checkpoints' / 'last.pt'}" in message
+    assert "new --save_root" in message and "--overwrite" in message
+    assert (run / "checkpoints" / "best.pt").read_bytes() == before
+    assert len(read_metrics(run / "metrics.csv")) == 2
+    assert not (run / LOCK_NAME).exists()
+
+    # --overwrite replaces the run: no stale epoch_002.pt beside the new one-epoch run.
+    training.fit(config(tiny_dataset, run, "--num_epoch", "1", "--overwrite"))
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.pt", "last.pt"]
+    assert len(read_metrics(run / "metrics.csv")) == 1
+
+
+def test_resuming_without_save_root_goes_on_in_the_checkpoints_run_folder(tiny_dataset, tmp_path, no_curves):
+    run = training.fit(config(tiny_dataset, tmp_path / "run", "--num_epoch", "1"))
+    cfg = config(tiny_dataset, run, "--num_epoch", "2", "--ckpt_path", str(run / "checkpoints" / "last.pt"))
+    cfg.save_root = None
+    assert training.fit(cfg) == run
+    assert [r["epoch"] for r in read_metrics(run / "metrics.csv")] == [0, 1]
+
+
+def test_a_locked_folder_is_refused_and_a_stale_lock_is_taken_over(tmp_path, capsys):
+    folder = tmp_path / "run"
+    with claimed_run_folder(folder):
+        assert (folder / LOCK_NAME).read_text().split()[0] == str(os.getpid())
+        with pytest.raises(UserInputError, match=f"{folder} is in use by another training run .process {os.getpid()}"):
+            with claimed_run_folder(folder):
+                pass
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (folder / LOCK_NAME).write_text(f"{dead.stdout.strip()} {socket.gethostname()}\n")
+    with claimed_run_folder(folder):
+        pass
+    assert "taking over the stale lock" in capsys.readouterr().out
+    assert not (folder / LOCK_NAME).exists()
+
+
+def test_stale_temp_files_are_removed_and_a_failed_start_leaves_no_folder(tiny_dataset, tmp_path):
+    folder = tmp_path / "run"
+    (folder / "checkpoints").mkdir(parents=True)
+    stale = folder / "checkpoints" / ".last.abc123.tmp.pt"
+    stale.write_bytes(b"")
+    with claimed_run_folder(folder):
+        assert not stale.exists()
+
+    with pytest.raises(UserInputError):  # the dataset check fails after the folder was claimed
+        training.fit(config(tmp_path / "no_dataset", tmp_path / "new_run", "--num_epoch", "1"))
+    assert not (tmp_path / "new_run").exists()
+
+
+def test_a_save_root_that_is_a_file_is_one_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(UserInputError, match="is a file, not a folder"):
+        with claimed_run_folder(blocker):
+            pass
+    with pytest.raises(UserInputError, match="cannot write to --save_root"):
+        with claimed_run_folder(blocker / "run"):
+            pass
+
+
+def test_best_is_written_before_last_and_a_resume_rewrites_a_lost_best(tiny_dataset, tmp_path, no_curves, monkeypatch):
+    written = []
+    real_save = checkpoint.save_checkpoint
+    monkeypatch.setattr(checkpoint, "save_checkpoint", lambda path, state: (written.append(path.name),
+                                                                         real_save(path, state)))
+    run = training.fit(config(tiny_dataset, tmp_path / "run", "--num_epoch", "2", "--per_save", "1"))
+    assert written[:3] == ["best.pt", "epoch_001.pt", "last.pt"]
+
+    # best.pt lost (an older version's kill between last.pt and best.pt): the resumed run writes one.
+    (run / "checkpoints" / "best.pt").unlink()
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["best_psnr"] > 0
+    training.fit(config(tiny_dataset, run, "--num_epoch", "3", "--ckpt_path", str(run / "checkpoints" / "last.pt")))
+    assert load_checkpoint(run / "checkpoints" / "best.pt")["epoch"] == 3

@@ -208,6 +208,9 @@ def add_training_args(parser):
     group.add_argument("--kl_anneal_type", choices=KL_ANNEAL_TYPES, default="Cyclical")
     group.add_argument("--kl_anneal_cycle", type=_positive_int, default=10)
     group.add_argument("--kl_anneal_ratio", type=_positive, default=1.0)
+    group.add_argument("--kl_beta_max", type=_positive, default=1.0,
+                       help="the KL weight the annealing schedule rises to (None: beta is this value); the "
+                            "template's summed KL at beta 1 outweighs the per-pixel MSE ~10,000x")
     group.add_argument("--kl_reduction", choices=("sum", "mean"), default="sum",
                        help="sum: template KL (summed over latents / batch); mean: per latent number")
     group.add_argument("--preset", choices=sorted(PRESETS), default=None,

@@ -21,17 +21,17 @@ def linear_cyclical_schedule(num_epochs, n_cycle=1, ratio=1.0, start=0.0, stop=1
     return beta
 
 
-def kl_beta(epoch, kl_anneal_type, num_epoch, kl_anneal_cycle, kl_anneal_ratio):
-    """KL weight of ``epoch`` (0-based). Epochs past ``num_epoch`` keep the last value."""
+def kl_beta(epoch, kl_anneal_type, num_epoch, kl_anneal_cycle, kl_anneal_ratio, beta_max=1.0):
+    """KL weight of ``epoch`` (0-based), rising to ``beta_max``. Epochs past ``num_epoch`` keep the last value."""
     if kl_anneal_type == "None":
-        return 1.0
+        return beta_max
     if kl_anneal_type == "Monotonic":
         n_cycle = 1
     elif kl_anneal_type == "Cyclical":
         n_cycle = kl_anneal_cycle
     else:
         raise ValueError(f"kl_anneal_type must be one of {KL_ANNEAL_TYPES}, got {kl_anneal_type!r}")
-    schedule = linear_cyclical_schedule(num_epoch, n_cycle, kl_anneal_ratio)
+    schedule = linear_cyclical_schedule(num_epoch, n_cycle, kl_anneal_ratio, stop=beta_max)
     return float(schedule[min(epoch, num_epoch - 1)])
 
 

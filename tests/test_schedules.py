@@ -37,3 +37,10 @@ def test_fast_train_uses_fast_partial_for_the_first_epochs():
     args = dict(partial=1.0, fast_partial=0.4, fast_train_epoch=5)
     assert [partial_for_epoch(e, fast_train=True, **args) for e in (0, 5, 6)] == [0.4, 0.4, 1.0]
     assert partial_for_epoch(0, fast_train=False, **args) == 1.0
+
+
+def test_kl_beta_max_scales_every_schedule():
+    args = dict(num_epoch=10, kl_anneal_cycle=2, kl_anneal_ratio=0.5)
+    for kind in ("Cyclical", "Monotonic", "None"):
+        scaled = [kl_beta(e, kind, **args, beta_max=0.001) for e in range(10)]
+        assert scaled == pytest.approx([0.001 * kl_beta(e, kind, **args) for e in range(10)])

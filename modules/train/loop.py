@@ -180,7 +180,8 @@ def _train(cfg, main):
         for epoch in range(start_epoch, cfg.num_epoch):
             started = time.perf_counter()
             seed = seed_epoch(cfg.seed, epoch, distributed.rank())
-            beta = kl_beta(epoch, cfg.kl_anneal_type, cfg.schedule_epochs, cfg.kl_anneal_cycle, cfg.kl_anneal_ratio)
+            beta = kl_beta(epoch, cfg.kl_anneal_type, cfg.schedule_epochs, cfg.kl_anneal_cycle, cfg.kl_anneal_ratio,
+                           cfg.kl_beta_max)
             tfr = teacher_forcing_ratio(epoch, cfg.tfr, cfg.tfr_sde, cfg.tfr_d_step)
             lr = optimizer.param_groups[0]["lr"]
             loader = train_loader_for_epoch(train_set, cfg, epoch, torch.Generator().manual_seed(seed))

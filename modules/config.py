@@ -7,6 +7,7 @@ rebuild the model from ``--ckpt_path`` alone. This file imports no torch, so a C
 reads files (``experiments.py --plot_only``, ``score.py --answer``) starts without it.
 """
 import argparse
+from pathlib import Path
 
 from .schedules import KL_ANNEAL_TYPES, TF_FLIP_MODES
 
@@ -317,6 +318,15 @@ def build_make_dataset_parser(description=None):
     _add_synthetic_command(sub)
     _add_import_command(sub)
     _add_check_command(sub)
+    return parser
+
+
+# -- convert_checkpoint.py ---------------------------------------------------------------------------
+def build_convert_parser(description=None):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("src", type=Path, help="a checkpoint you trust (it is unpickled: its code runs)")
+    parser.add_argument("dst", type=Path, nargs="?", default=None,
+                        help="the tensors-only copy (default: SRC's name with .safe.pt)")
     return parser
 
 

@@ -133,6 +133,8 @@ def convert_trusted_checkpoint(src, dst):
     """Load ``src`` with ``weights_only=False`` (runs any code it holds: only for a trusted file), write
     its tensors-only content to ``dst`` and check that it loads safely. Returns what was left out."""
     obj = torch.load(src, map_location="cpu", weights_only=False)
+    if isinstance(obj, torch.nn.Module):  # torch.save(model): its weights in the template's format
+        obj = {"state_dict": obj.state_dict(), "last_epoch": 0}
     dropped = []
     state = tensors_only(obj, dropped=dropped)
     if not isinstance(state, dict):

@@ -102,7 +102,9 @@ def add_data_args(parser):
     group.add_argument("--save_root", type=str, default=None,
                        help="output folder (Trainer.py default: runs/<date-time>; Tester.py and val_PSNR.py: "
                             "the checkpoint's run folder)")
-    group.add_argument("--num_workers", type=int, default=4)
+    group.add_argument("--num_workers", type=int, default=None,
+                       help="DataLoader worker processes (default: 0, as the frames are already in memory; the "
+                            "template's default was 4)")
     add_clip_args(group)
     group.add_argument("--seed", type=int, default=0, help="seeds data order, latents and coins")
 
@@ -143,6 +145,9 @@ def add_training_args(parser):
     group.add_argument("--test", action="store_true", help="only validate the --ckpt_path model")
     group.add_argument("--store_visualization", action="store_true",
                        help="also save a GIF of the validation rollout every epoch (default: best and last)")
+    group.add_argument("--tensorboard", action="store_true",
+                       help="also log metrics, the rollout strip and the per-frame PSNR figure to "
+                            "<save_root>/tensorboard (needs the optional package: pip install tensorboard)")
     group.add_argument("--num_epoch", type=_positive_int, default=70)
     group.add_argument("--per_save", type=_positive_int, default=3)
     group.add_argument("--partial", type=_fraction, default=1.0)

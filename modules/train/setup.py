@@ -97,6 +97,25 @@ def _optimizer_to(optimizer, device):
 
 
 # -- data ------------------------------------------------------------------------------------------
+# Without --num_workers: the frames are held in memory as uint8 (dataloader.py), so a batch is a slice
+# and a division; worker processes would only add their start-up and copy every batch between processes
+# (and on a 2-core machine torch warns that the template's 4 workers are too many).
+AUTO_NUM_WORKERS = 0
+
+
+def num_workers(cfg):
+    """``--num_workers``, or AUTO_NUM_WORKERS when it was not given."""
+    return AUTO_NUM_WORKERS if cfg.num_workers is None else cfg.num_workers
+
+
+def describe_num_workers(cfg):
+    """The line that says once what was chosen and why (None when the user chose)."""
+    if cfg.num_workers is not None:
+        return None
+    return (f"data loading: {AUTO_NUM_WORKERS} worker processes, the frames are already in memory "
+            f"(pass --num_workers N to choose)")
+
+
 def train_loader_for_epoch(train_set, cfg, epoch, generator):
     """DataLoader over the first ``partial`` of the clips (``fast_partial`` early with --fast_train).
 
@@ -112,5 +131,5 @@ def train_loader_for_epoch(train_set, cfg, epoch, generator):
         sampler = DistributedSampler(clips, shuffle=True, seed=cfg.seed, drop_last=True)
         sampler.set_epoch(epoch)
     return DataLoader(clips, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
-                      generator=generator, num_workers=cfg.num_workers, pin_memory=torch.cuda.is_available(),
+                      generator=generator, num_workers=num_workers(cfg), pin_memory=torch.cuda.is_available(),
                       persistent_workers=False)

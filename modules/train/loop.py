@@ -25,7 +25,7 @@ from . import distributed
 from .plots import plot_training_curves
 from .report import next_steps, start_message
 from .runlog import COLUMNS, Run, append_metrics, default_save_root
-from .setup import describe_num_workers, make_grad_scaler, prepare, seed_epoch, train_loader_for_epoch, training_state
+from .setup import make_grad_scaler, prepare, seed_epoch, train_loader_for_epoch, training_state
 from .tensorboard import LOG_DIR, NoLog, check_requested, open_log
 
 
@@ -146,14 +146,9 @@ def _fit_in_process_group(cfg):
         train_set, val_set = load_datasets(cfg, root)
     if main:
         val_frames, val_poses = (x.to(device) for x in val_set[0])
-    if main and start_epoch >= cfg.num_epoch:
-        print(f"nothing to train: the checkpoint is at epoch {start_epoch} of --num_epoch {cfg.num_epoch}")
     log = open_log(cfg, run.root / LOG_DIR, start_epoch, main)
     if main:
         print(start_message(cfg, run, device, len(train_set), start_epoch), flush=True)
-        workers = describe_num_workers(cfg)
-        if workers:
-            print(workers, flush=True)
     train_step_model = distributed.wrap(model, device)
     train_step_model = torch.compile(train_step_model) if cfg.compile else train_step_model
     scaler = make_grad_scaler(device, cfg.amp)  # kept across epochs: its scale adapts over steps

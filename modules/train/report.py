@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .runlog import read_metrics
+from .setup import describe_num_workers
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,9 +26,14 @@ def script(name):
 
 
 def start_message(cfg, run, device, n_clips, first_epoch):
-    return (f"training on {device}: {n_clips} clips of {cfg.train_vi_len} frames, epochs {first_epoch + 1}.."
-            f"{cfg.num_epoch}; writing to {run.root}" + (f" (TensorBoard: tensorboard --logdir {run.root})"
-                                                         if getattr(cfg, "tensorboard", False) else ""))
+    """What the run trains, on what and where it writes, and (once) the data-loading choice."""
+    if first_epoch >= cfg.num_epoch:
+        return f"nothing to train: the checkpoint is at epoch {first_epoch} of --num_epoch {cfg.num_epoch}"
+    lines = [f"training on {device}: {n_clips} clips of {cfg.train_vi_len} frames, epochs {first_epoch + 1}.."
+             f"{cfg.num_epoch}; writing to {run.root}"
+             + (f" (TensorBoard: tensorboard --logdir {run.root})" if getattr(cfg, "tensorboard", False) else "")]
+    workers = describe_num_workers(cfg)
+    return "\n".join(lines + ([workers] if workers else []))
 
 
 def next_steps(run, cfg):

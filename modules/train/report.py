@@ -5,6 +5,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..schedules import partial_for_epoch
 from .runlog import read_metrics
 from .setup import describe_num_workers
 
@@ -19,6 +20,12 @@ def interpreter():
     return rel if not rel.startswith("..") else "python"
 
 
+def tool(name):
+    """A console script of the same environment: ``.venv/bin/tensorboard`` beside ``.venv/bin/python``."""
+    python = interpreter()
+    return os.path.join(os.path.dirname(python), name) if python != "python" else name
+
+
 def script(name):
     """A repo script (Tester.py) as a path from the current folder."""
     rel = os.path.relpath(REPO / name)
@@ -29,9 +36,13 @@ def start_message(cfg, run, device, n_clips, first_epoch):
     """What the run trains, on what and where it writes, and (once) the data-loading choice."""
     if first_epoch >= cfg.num_epoch:
         return f"nothing to train: the checkpoint is at epoch {first_epoch} of --num_epoch {cfg.num_epoch}"
-    lines = [f"training on {device}: {n_clips} clips of {cfg.train_vi_len} frames, epochs {first_epoch + 1}.."
-             f"{cfg.num_epoch}; writing to {run.root}"
-             + (f" (TensorBoard: tensorboard --logdir {run.root})" if getattr(cfg, "tensorboard", False) else "")]
+    used = max(1, int(n_clips * partial_for_epoch(first_epoch, cfg.partial, cfg.fast_train, cfg.fast_partial,
+                                                  cfg.fast_train_epoch)))
+    of = f" (of {n_clips}: --partial/--fast_train)" if used != n_clips else ""
+    lines = [f"training on {device}: {used} clips of {cfg.train_vi_len} frames per epoch{of}, epochs "
+             f"{first_epoch + 1}..{cfg.num_epoch}; writing to {run.root}"
+             + (f" (TensorBoard: {tool('tensorboard')} --logdir {run.root})" if getattr(cfg, "tensorboard", False)
+                else "")]
     workers = describe_num_workers(cfg)
     return "\n".join(lines + ([workers] if workers else []))
 

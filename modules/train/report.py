@@ -5,9 +5,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..schedules import partial_for_epoch
 from .runlog import read_metrics
-from .setup import describe_num_workers
+from .setup import clips_in_epoch, describe_num_workers
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,8 +35,7 @@ def start_message(cfg, run, device, n_clips, first_epoch):
     """What the run trains, on what and where it writes, and (once) the data-loading choice."""
     if first_epoch >= cfg.num_epoch:
         return f"nothing to train: the checkpoint is at epoch {first_epoch} of --num_epoch {cfg.num_epoch}"
-    used = max(1, int(n_clips * partial_for_epoch(first_epoch, cfg.partial, cfg.fast_train, cfg.fast_partial,
-                                                  cfg.fast_train_epoch)))
+    used = clips_in_epoch(n_clips, cfg, first_epoch)
     of = f" (of {n_clips}: --partial/--fast_train)" if used != n_clips else ""
     lines = [f"training on {device}: {used} clips of {cfg.train_vi_len} frames per epoch{of}, epochs "
              f"{first_epoch + 1}..{cfg.num_epoch}; writing to {run.root}"

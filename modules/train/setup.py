@@ -116,16 +116,22 @@ def describe_num_workers(cfg):
             f"(pass --num_workers N to choose)")
 
 
+def clips_in_epoch(n_clips, cfg, epoch):
+    """How many of the ``n_clips`` training clips ``epoch`` trains on: the first ``--partial`` of them
+    (``--fast_partial`` in the first epochs with --fast_train), at least one."""
+    partial = partial_for_epoch(epoch, cfg.partial, cfg.fast_train, cfg.fast_partial, cfg.fast_train_epoch)
+    return max(1, int(n_clips * partial))
+
+
 def train_loader_for_epoch(train_set, cfg, epoch, generator):
     """DataLoader over the first ``partial`` of the clips (``fast_partial`` early with --fast_train).
 
     Under DDP a DistributedSampler deals each rank its own ``len // world_size`` clips, shuffled
     from (seed, epoch) identically on every rank, so all ranks run the same number of batches.
     """
-    partial = partial_for_epoch(epoch, cfg.partial, cfg.fast_train, cfg.fast_partial, cfg.fast_train_epoch)
     if hasattr(train_set, "set_epoch"):
         train_set.set_epoch(epoch)
-    clips = Subset(train_set, range(max(1, int(len(train_set) * partial))))
+    clips = Subset(train_set, range(clips_in_epoch(len(train_set), cfg, epoch)))
     sampler = None
     if distributed.is_distributed():
         sampler = DistributedSampler(clips, shuffle=True, seed=cfg.seed, drop_last=True)

@@ -2,6 +2,7 @@
 
     python Trainer.py                                   # embedded synthetic data, template settings
     python Trainer.py --preset cpu_quick                # a CPU quick start that learns in minutes
+    python Trainer.py --preset cpu_quick --tensorboard  # + TensorBoard logs (pip install tensorboard)
     python Trainer.py --DR LAB4_Dataset --save_root runs/real --device cuda
     python Trainer.py --ckpt_path runs/x/checkpoints/last.pt --num_epoch 100   # resume in runs/x (its folder)
     python Trainer.py --test --ckpt_path runs/x/checkpoints/best.pt

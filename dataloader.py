@@ -27,6 +27,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from modules.config import FRAME_H, FRAME_W
+from modules.console import note
 from modules.errors import UserInputError
 from modules.io import save_torch
 
@@ -152,6 +153,7 @@ def _decode_workers():
 def decode_frames(paths, frame_h, frame_w, desc="decoding"):
     """Decode ``paths`` in parallel threads (PIL releases the GIL) -> uint8 tensor (N, 3, H, W)."""
     out = np.empty((len(paths), 3, frame_h, frame_w), dtype=np.uint8)
+    note(f"{desc}: {len(paths)} frames to {frame_h}x{frame_w} (once; later runs read the cache)")
 
     def work(i):
         out[i] = decode_frame(paths[i], frame_h, frame_w)

@@ -6,6 +6,7 @@ to train), "best_psnr", "config" (plain dict), "rng"}. The course template's for
 "optimizer" entry holds model weights, not optimizer state).
 """
 import random
+import re
 from pathlib import Path
 
 import torch
@@ -33,7 +34,7 @@ def load_checkpoint(path):
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for corrupt or foreign files
-        raise UserInputError(f"checkpoint {path} could not be read ({type(err).__name__}: {err})") from err
+        raise UserInputError(refusal_message(path, err)) from None
     if not isinstance(ckpt, dict):
         raise UserInputError(f"checkpoint {path} is not a dict of state (got {type(ckpt).__name__})")
     if ckpt.get("format") == FORMAT:
@@ -43,6 +44,103 @@ def load_checkpoint(path):
                 "template": True}
     raise UserInputError(f"checkpoint {path} is neither this repo's format nor the course template's "
                          f"(keys: {sorted(ckpt)[:8]})")
+
+
+# -- files that are not tensors-only checkpoints ----------------------------------------------------
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since torch 1.6
+PICKLE_MAGIC = b"\x80"  # a pickle protocol opcode: torch.save's legacy format, or plain pickle
+LFS_POINTER = "version https://git-lfs"
+CONVERT_COMMAND = "python convert_checkpoint.py {src} {dst}"
+
+
+def converted_path(path):
+    """Where convert_checkpoint.py writes the tensors-only copy of ``path`` by default."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.safe.pt")
+
+
+def refusal_message(path, err):
+    """Why ``path`` was not loaded, in plain words.
+
+    torch's own message advises re-running with ``weights_only=False``, i.e. running whatever code the
+    file holds; here the user learns what the file is, that nothing was loaded, and (for a pickle with
+    Python objects) the one command that converts a file they trust."""
+    head = Path(path).read_bytes()[:64]
+    unsafe = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
+    if unsafe:
+        command = CONVERT_COMMAND.format(src=path, dst=converted_path(path))
+        return (f"checkpoint {path} was not loaded, for safety: it is not tensors-only. It holds a pickled "
+                f"Python object ({unsafe.group(1)}), and unpickling it could run arbitrary code. If you trust "
+                f"the file (e.g. a course template checkpoint you saved yourself), convert it once into a "
+                f"tensors-only copy and pass that to --ckpt_path:\n  {command}")
+    if not head:
+        return f"checkpoint {path} is an empty file, not a PyTorch checkpoint; nothing was loaded"
+    if not head.startswith((ZIP_MAGIC, PICKLE_MAGIC)) and _looks_like_text(head):
+        start = head.decode("utf-8", "replace").splitlines()[0][:40]
+        lfs = " (a Git LFS pointer: fetch the real file with git lfs pull)" if start.startswith(LFS_POINTER) else ""
+        return (f"checkpoint {path} is a text file (it starts with {start!r}), not a PyTorch checkpoint{lfs}; "
+                f"nothing was loaded")
+    if not head.startswith((ZIP_MAGIC, PICKLE_MAGIC)):
+        return (f"checkpoint {path} is not a PyTorch checkpoint (neither torch.save's zip format nor a pickle); "
+                f"nothing was loaded")
+    reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    return f"checkpoint {path} could not be read, it is truncated or corrupt ({reason}); nothing was loaded"
+
+
+def _looks_like_text(head):
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c >= 32 or c in b"\t\n\r" for c in head)
+
+
+def tensors_only(obj, where="checkpoint", dropped=None):
+    """``obj`` with every value torch.load(weights_only=True) refuses replaced by an allowed one:
+    a module by its state_dict, numpy scalars/arrays by Python numbers/tensors; anything else is left
+    out and named in ``dropped``. Used only on a file the user trusts (convert_checkpoint.py)."""
+    import numpy as np
+
+    dropped = [] if dropped is None else dropped
+    if isinstance(obj, torch.nn.Module):
+        return dict(obj.state_dict())
+    if isinstance(obj, np.generic):  # before float: np.float64 is a float subclass, refused all the same
+        return obj.item()
+    if torch.is_tensor(obj) or obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj)
+    if isinstance(obj, dict):
+        out = {}
+        for key, value in obj.items():
+            kept = tensors_only(value, f"{where}[{key!r}]", dropped)
+            if kept is not _DROPPED:
+                out[key] = kept
+        return out
+    if isinstance(obj, (list, tuple)):
+        items = [tensors_only(v, f"{where}[{i}]", dropped) for i, v in enumerate(obj)]
+        return type(obj)(v for v in items if v is not _DROPPED)
+    dropped.append(f"{where} ({type(obj).__module__}.{type(obj).__qualname__})")
+    return _DROPPED
+
+
+_DROPPED = object()
+
+
+def convert_trusted_checkpoint(src, dst):
+    """Load ``src`` with ``weights_only=False`` (runs any code it holds: only for a trusted file), write
+    its tensors-only content to ``dst`` and check that it loads safely. Returns what was left out."""
+    obj = torch.load(src, map_location="cpu", weights_only=False)
+    if isinstance(obj, torch.nn.Module):  # torch.save(model): its weights in the template's format
+        obj = {"state_dict": obj.state_dict(), "last_epoch": 0}
+    dropped = []
+    state = tensors_only(obj, dropped=dropped)
+    if not isinstance(state, dict):
+        raise UserInputError(f"{src} holds a {type(obj).__name__}, not a checkpoint dict or a model")
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    save_torch(state, dst)
+    load_checkpoint(dst)
+    return dropped
 
 
 def load_model_weights(model, state_dict, path="checkpoint"):

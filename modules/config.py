@@ -8,6 +8,7 @@ reads files (``experiments.py --plot_only``, ``score.py --answer``) starts witho
 """
 import argparse
 import math
+from pathlib import Path
 
 from .schedules import KL_ANNEAL_TYPES, TF_FLIP_MODES
 
@@ -146,7 +147,9 @@ def add_data_args(parser):
     group.add_argument("--save_root", type=str, default=None,
                        help="output folder (Trainer.py default: runs/<date-time>; Tester.py and val_PSNR.py: "
                             "the checkpoint's run folder)")
-    group.add_argument("--num_workers", type=_non_negative_int, default=4)
+    group.add_argument("--num_workers", type=_non_negative_int, default=None,
+                       help="DataLoader worker processes (default: 0, as the frames are already in memory; the "
+                            "template's default was 4)")
     add_clip_args(group)
     group.add_argument("--seed", type=_any_int, default=0, help="seeds data order, latents and coins")
 
@@ -187,6 +190,9 @@ def add_training_args(parser):
     group.add_argument("--test", action="store_true", help="only validate the --ckpt_path model")
     group.add_argument("--store_visualization", action="store_true",
                        help="also save a GIF of the validation rollout every epoch (default: best and last)")
+    group.add_argument("--tensorboard", action="store_true",
+                       help="also log metrics, the rollout strip and the per-frame PSNR figure to "
+                            "<save_root>/tensorboard (needs the optional package: pip install tensorboard)")
     group.add_argument("--num_epoch", type=_positive_int, default=70)
     group.add_argument("--per_save", type=_positive_int, default=3)
     group.add_argument("--partial", type=_fraction, default=1.0)
@@ -371,6 +377,15 @@ def build_make_dataset_parser(description=None):
     _add_synthetic_command(sub)
     _add_import_command(sub)
     _add_check_command(sub)
+    return parser
+
+
+# -- convert_checkpoint.py ---------------------------------------------------------------------------
+def build_convert_parser(description=None):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("src", type=Path, help="a checkpoint you trust (it is unpickled: its code runs)")
+    parser.add_argument("dst", type=Path, nargs="?", default=None,
+                        help="the tensors-only copy (default: SRC's name with .safe.pt)")
     return parser
 
 

@@ -4,7 +4,9 @@ A file is written under a unique temporary name in its own folder and renamed ov
 only once complete, so a crash, a kill or Ctrl-C never leaves half a file under the real name,
 and two processes writing the same file never share a temporary name. The helpers below cover
 text, JSON, bytes, matplotlib figures and ``torch.save`` objects; streaming writers (CSV rows,
-GIF encoders) take the temporary path from :func:`atomic_path` themselves.
+GIF encoders) take the temporary path from :func:`atomic_path` themselves. The one exception is
+TensorBoard's event files (modules/train/tensorboard.py): an append-only log that its own writer
+extends during the run, whose reader skips a last record cut short by a crash.
 """
 import json
 import os

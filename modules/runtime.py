@@ -9,7 +9,7 @@ import ctypes
 import ctypes.util
 import os
 import platform
-import warnings
+import sys
 from contextlib import nullcontext
 
 import torch
@@ -78,10 +78,14 @@ def use_cuda(requested):
     return requested == "cuda" and torch.cuda.is_available()
 
 
+CPU_FALLBACK = "note: --device cuda (the default) but CUDA is not available here: running on the CPU"
+
+
 def resolve_device(requested):
-    """``cuda`` when asked for and available; otherwise ``cpu`` (with a warning if cuda was asked)."""
+    """``cuda`` when asked for and available; otherwise ``cpu``. Falling back from cuda prints one plain
+    line on stderr (a Python warning would add a source file and line, which mean nothing to a user)."""
     if requested == "cuda" and not use_cuda(requested):
-        warnings.warn("--device cuda requested but CUDA is not available: running on the CPU", stacklevel=2)
+        print(CPU_FALLBACK, file=sys.stderr, flush=True)
         return torch.device("cpu")
     return torch.device(requested)
 

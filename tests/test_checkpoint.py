@@ -1,7 +1,9 @@
-"""Checkpoints: atomic round trip, the course template's format, readable errors."""
+"""Checkpoints: atomic round trip, the course template's format, readable errors, refused pickles."""
+import numpy as np
 import pytest
 import torch
 
+import convert_checkpoint
 from conftest import TINY_WIDTHS
 from modules.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
 from modules.errors import UserInputError
@@ -48,8 +50,8 @@ def test_missing_and_corrupt_checkpoints_are_named(tmp_path):
     with pytest.raises(UserInputError, match="nope.pt does not exist"):
         load_checkpoint(tmp_path / "nope.pt")
     bad = tmp_path / "bad.pt"
-    bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(UserInputError, match="bad.pt could not be read"):
+    bad.write_bytes(b"\x80\x02not a checkpoint")
+    with pytest.raises(UserInputError, match="bad.pt could not be read, it is truncated or corrupt"):
         load_checkpoint(bad)
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(1)}, foreign)
@@ -70,3 +72,54 @@ def test_ddp_and_compile_prefixes_are_stripped():
     model = VAE_Model(**TINY_WIDTHS)
     prefixed = {f"module.{k}": v for k, v in model.state_dict().items()}
     load_model_weights(VAE_Model(**TINY_WIDTHS), prefixed)
+
+
+class Trainer:
+    """Stands for an object a template script pickled along with its weights (e.g. ``self``)."""
+
+    def __init__(self):
+        self.lr = 1e-3
+
+
+def refusal(path):
+    with pytest.raises(UserInputError) as err:
+        load_checkpoint(path)
+    message = str(err.value)
+    assert "weights_only=False" not in message and "weights_only` set to `False" not in message
+    return message
+
+
+def test_a_pickle_with_python_objects_is_refused_with_the_conversion_command(tmp_path):
+    path = tmp_path / "epoch=5.ckpt"
+    torch.save({"state_dict": VAE_Model(**TINY_WIDTHS).state_dict(), "trainer": Trainer()}, path)
+    message = refusal(path)
+    assert "was not loaded, for safety: it is not tensors-only" in message
+    assert "test_checkpoint.Trainer" in message and "could run arbitrary code" in message
+    assert f"python convert_checkpoint.py {path} {tmp_path / 'epoch=5.safe.pt'}" in message
+
+
+def test_a_text_file_is_named_as_one(tmp_path):
+    path = tmp_path / "best.pt"
+    path.write_text("epoch 3, val PSNR 25.1\n")
+    assert refusal(path) == (f"checkpoint {path} is a text file (it starts with 'epoch 3, val PSNR 25.1'), "
+                             "not a PyTorch checkpoint; nothing was loaded")
+    path.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:abc\n")
+    assert "a Git LFS pointer: fetch the real file with git lfs pull" in refusal(path)
+
+
+def test_convert_checkpoint_makes_a_trusted_template_checkpoint_load(tmp_path, capsys):
+    model = VAE_Model(**TINY_WIDTHS)
+    src = tmp_path / "epoch=5.ckpt"
+    torch.save({"state_dict": model.state_dict(), "optimizer": model.state_dict(), "lr": np.float64(1e-5),
+                "tfr": np.float32(0.5), "last_epoch": 5, "trainer": Trainer()}, src)
+    convert_checkpoint.main([str(src)])
+    assert "left out (not a tensor, number or string): checkpoint['trainer'] (test_checkpoint.Trainer)" \
+        in capsys.readouterr().out
+    ckpt = load_checkpoint(tmp_path / "epoch=5.safe.pt")
+    assert ckpt["template"] and ckpt["epoch"] == 5
+    load_model_weights(VAE_Model(**TINY_WIDTHS), ckpt["model"])
+    whole_module = tmp_path / "model.pt"
+    torch.save(model, whole_module)
+    refusal(whole_module)
+    convert_checkpoint.main([str(whole_module), str(tmp_path / "weights.pt")])
+    load_model_weights(VAE_Model(**TINY_WIDTHS), load_checkpoint(tmp_path / "weights.pt")["model"])

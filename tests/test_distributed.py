@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from importlib.util import find_spec
 from pathlib import Path
 from unittest import mock
 
@@ -25,6 +26,7 @@ from modules.train import distributed
 from modules.train.loop import NonFiniteLossError, fit, train_one_epoch
 from modules.train.runlog import read_metrics
 from modules.train.setup import build_model, build_optimizer, train_loader_for_epoch
+from test_tensorboard import events
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_FLAGS = [*TINY_WIDTH_FLAGS, "--device", "cpu",
@@ -55,7 +57,8 @@ def tiny_dataset(make_tiny_dataset):
 
 def test_torchrun_two_ranks_write_one_set_of_outputs_that_resume_in_one_process(tiny_dataset, tmp_path):
     run = tmp_path / "ddp"
-    flags = ["--DR", str(tiny_dataset), *TINY_FLAGS]
+    # With tensorboard installed (CI), the run logs to it too: rank 0 alone writes an event file.
+    flags = ["--DR", str(tiny_dataset), *TINY_FLAGS, *(["--tensorboard"] if find_spec("tensorboard") else [])]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(WORLD),
            "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
            str(REPO / "Trainer.py"), *flags, "--save_root", str(run), "--num_epoch", "2"]
@@ -70,10 +73,14 @@ def test_torchrun_two_ranks_write_one_set_of_outputs_that_resume_in_one_process(
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
     assert ckpt["epoch"] == 2
     assert not [key for key in ckpt["model"] if key.startswith("module.")]
+    if find_spec("tensorboard"):
+        assert len(list((run / "tensorboard").iterdir())) == 1
 
     resumed = fit(parse_train_args([*flags, "--save_root", str(run), "--num_epoch", "3",
                                     "--ckpt_path", str(run / "checkpoints" / "last.pt")]))
     assert [r["epoch"] for r in read_metrics(resumed / "metrics.csv")] == [0, 1, 2]
+    if find_spec("tensorboard"):
+        assert [e.step for e in events(run).Scalars("psnr/val_psnr")] == [0, 1, 2]
 
 
 # -- one DDP step equals one single-process step on the concatenated batch ------------------------

@@ -1,6 +1,4 @@
-"""modules/video_import.py and `make_dataset.py import`: own videos into the LAB4 layout."""
-
-import importlib.util
+"""modules/video_import.py and `make_dataset.py import`: own videos into the LAB4 layout (MP4: test_mp4.py)."""
 
 import numpy as np
 import pytest
@@ -145,13 +143,6 @@ def test_existing_output_and_bad_sources_are_errors(gifs, tmp_path):
     (tmp_path / "bad.gif").write_bytes(b"GIF89a" + bytes(20))
     with pytest.raises(UserInputError, match=r"bad\.gif: cannot read the GIF"):
         import_dataset([(tmp_path / "bad.gif", gifs[1])], tmp_path / "c", progress=False)
-
-
-@pytest.mark.skipif(importlib.util.find_spec("imageio_ffmpeg") is not None, reason="imageio-ffmpeg installed")
-def test_mp4_without_imageio_ffmpeg_says_what_to_install(gifs, tmp_path):
-    (tmp_path / "clip.mp4").write_bytes(b"\x00" * 64)
-    with pytest.raises(UserInputError, match="needs the optional package imageio-ffmpeg"):
-        import_dataset([(tmp_path / "clip.mp4", gifs[1])], tmp_path / "ds", progress=False)
 
 
 def test_cli_import_and_its_errors(gifs, tmp_path, capsys):

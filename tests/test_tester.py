@@ -113,7 +113,8 @@ def test_bad_input_is_named_and_exits_non_zero(tmp_path, capsys):
     assert "no checkpoint given: pass --ckpt_path" in _expect_error(capsys, "--DR", data)
     assert "nope.pt does not exist" in _expect_error(capsys, "--DR", data, "--ckpt_path", tmp_path / "nope.pt")
     (tmp_path / "junk.pt").write_bytes(b"junk")
-    assert "junk.pt could not be read" in _expect_error(capsys, "--DR", data, "--ckpt_path", tmp_path / "junk.pt")
+    assert "junk.pt is a text file (it starts with 'junk'), not a PyTorch checkpoint; nothing was loaded" in \
+        _expect_error(capsys, "--DR", data, "--ckpt_path", tmp_path / "junk.pt")
 
     blocker = tmp_path / "a_file"
     blocker.write_text("")

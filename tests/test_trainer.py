@@ -147,8 +147,9 @@ def test_bad_flag_values_are_rejected_by_argparse(flags, message, capsys):
     assert re.search(message, capsys.readouterr().err)
 
 
-def test_device_falls_back_to_cpu_with_a_warning():
-    if torch.cuda.is_available():
-        pytest.skip("CUDA is available here")
-    with pytest.warns(UserWarning, match="CUDA is not available"):
-        assert runtime.resolve_device("cuda") == torch.device("cpu")
+def test_device_falls_back_to_cpu_with_one_plain_line(capsys, monkeypatch, recwarn):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert runtime.resolve_device("cuda") == torch.device("cpu")
+    captured = capsys.readouterr()
+    assert captured.err == ("note: --device cuda (the default) but CUDA is not available here: running on the CPU\n")
+    assert captured.out == "" and len(recwarn) == 0

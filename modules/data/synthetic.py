@@ -33,6 +33,7 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from ..config import SYNTHETIC_DEFAULTS
+from ..console import note
 from ..errors import UserInputError
 from ..io import write_json
 
@@ -481,6 +482,8 @@ def generate_dataset(root, *, progress=True, workers=None, **params):
                 Path(folder).mkdir(parents=True, exist_ok=True)
     total = sum(job.t1 - job.t0 for job in jobs)
     workers = workers or (_default_workers() if total >= PARALLEL_MIN_FRAMES else 1)
+    if progress:
+        note(f"generating the synthetic dataset: {total} frames into {root} (once, {workers} processes)")
     with tqdm(total=total, desc=f"generating {root}", unit="frame", disable=None if progress else True) as bar:
         if workers == 1:
             for job in jobs:

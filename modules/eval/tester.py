@@ -100,7 +100,7 @@ def write_videos(names, videos, out):
         if mp4:
             save_mp4(video, out / f"pred_seq{name}.mp4")
     print(f"wrote pred_seq<v>.gif{' and .mp4' if mp4 else ''} for {len(names)} videos"
-          + ("" if mp4 else " (MP4 needs the optional imageio-ffmpeg package)"))
+          + ("" if mp4 else " (MP4 needs the optional imageio-ffmpeg package: pip install imageio-ffmpeg)"))
 
 
 def check_submission_file(path, videos):

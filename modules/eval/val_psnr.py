@@ -103,7 +103,17 @@ def write_per_frame_csv(result, path):
 
 
 def plot_per_frame_psnr(result, summary, path, title=""):
-    """PSNR against the frame index; the mean in the legend; a +-1 std band over samples when K > 1."""
+    """:func:`per_frame_psnr_figure` saved to ``path``."""
+    fig = per_frame_psnr_figure(result, summary, title)
+    save_figure(fig, path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def per_frame_psnr_figure(result, summary, title=""):
+    """PSNR against the frame index; the mean in the legend; a +-1 std band over samples when K > 1.
+    ``result["psnr"]`` is (K, T-1); ``summary`` as :func:`summarise` gives it. Training logs the same
+    figure to TensorBoard every epoch."""
     psnr = result["psnr"]
     frames = np.arange(1, psnr.shape[1] + 1)
     mean = psnr.mean(axis=0)
@@ -128,9 +138,7 @@ def plot_per_frame_psnr(result, summary, path, title=""):
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    save_figure(fig, path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return fig
 
 
 def val_psnr_report(cfg):

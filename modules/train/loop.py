@@ -15,6 +15,7 @@ import torch
 from tqdm import tqdm
 
 from ..checkpoint import save_checkpoint
+from ..console import Progress
 from ..data.datasets import dataset_root, load_datasets, load_val_video
 from ..errors import UserInputError
 from ..eval.inference import default_output_dir
@@ -25,9 +26,11 @@ from ..runtime import autocast_context
 from ..schedules import kl_beta, teacher_forcing_ratio
 from . import distributed
 from .plots import plot_training_curves
+from .report import next_steps, start_message
 from .runfolder import claimed_run_folder
-from .runlog import Run, append_metrics, default_save_root
+from .runlog import COLUMNS, Run, append_metrics, default_save_root
 from .setup import make_grad_scaler, prepare, seed_epoch, train_loader_for_epoch, training_state
+from .tensorboard import LOG_DIR, NoLog, check_requested, open_log
 
 
 class NonFiniteLossError(RuntimeError):
@@ -70,6 +73,7 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
     coins = teacher_forcing_coins(tfr, cfg.tf_flip, cfg.train_vi_len - 1, rng)
     bar = tqdm(loader, desc=desc, leave=False, disable=None if distributed.is_main_process() else True,
                dynamic_ncols=True)
+    progress = Progress(desc, len(loader), enabled=distributed.is_main_process())  # when the bar is silent
     for frames, poses in bar:
         frames, poses = frames.to(device, non_blocking=True), poses.to(device, non_blocking=True)
         coin = next(coins)
@@ -91,6 +95,7 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
         forced += forced_share(coin)
         batches += 1
         bar.set_postfix(loss=f"{stats[0]:.4f}", beta=f"{beta:.3g}", tfr=f"{tfr:.2f}")
+        progress.update(batches, loss=float(stats[0]))
     if batches == 0:
         raise UserInputError("no training clips: lower --train_vi_len or raise --partial")
     # Every rank has run the same number of batches, so the mean of the ranks' means is the mean.
@@ -101,11 +106,12 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
 def validate(model, frames, poses, *, seed=0, amp="none"):
     """Score one prior-sampled rollout of the validation video (T, 3, H, W): the metrics.csv values
     (``val_loss`` = rollout MSE, ``val_psnr``, ``val_moving_psnr``, ``val_ssim``, the copy-frame-0
-    baselines) and the generated ``video`` (T, 3, H, W) on the CPU."""
+    baselines), ``psnr_per_frame`` (T-1,) and the generated ``video`` (T, 3, H, W) on the CPU."""
     was_training = model.training
     result = rollout_and_score(model, frames, poses, seed=seed, amp=amp)
     model.train(was_training)
     return {"val_loss": float(result["mse"][0]), "val_psnr": float(result["psnr"][0].mean()),
+            "psnr_per_frame": result["psnr"][0],
             "val_moving_psnr": float(result["moving_psnr"][0]), "val_ssim": float(result["ssim"][0].mean()),
             "copy_psnr": result["copy"]["psnr"], "copy_moving_psnr": result["copy"]["moving_psnr"],
             "video": result["videos"][0]}
@@ -124,6 +130,7 @@ def fit(cfg):
     Under torchrun every process runs this; see :func:`_fit_in_process_group`.
     """
     distributed.check_launch(cfg.gpu)
+    check_requested(cfg)  # before the dataset is generated or decoded
     with distributed.process_group(cfg.device):
         return _fit_in_process_group(cfg)
 
@@ -170,8 +177,9 @@ def _train(cfg, main):
         train_set, val_set = load_datasets(cfg, root)
     if main:
         val_frames, val_poses = (x.to(device) for x in val_set[0])
-    if main and start_epoch >= cfg.num_epoch:
-        print(f"nothing to train: the checkpoint is at epoch {start_epoch} of --num_epoch {cfg.num_epoch}")
+    log = open_log(cfg, run.root / LOG_DIR, start_epoch, main)
+    if main:
+        print(start_message(cfg, run, device, len(train_set), start_epoch), flush=True)
     train_step_model = distributed.wrap(model, device)
     train_step_model = torch.compile(train_step_model) if cfg.compile else train_step_model
     scaler = make_grad_scaler(device, cfg.amp)  # kept across epochs: its scale adapts over steps
@@ -192,10 +200,11 @@ def _train(cfg, main):
             if main:
                 val = validate(model, val_frames, val_poses, seed=cfg.seed, amp=cfg.amp)
                 row = {"epoch": epoch, "lr": lr, "beta": beta, "tfr": tfr, **stats,
-                       **{k: v for k, v in val.items() if k != "video"}, "seconds": time.perf_counter() - started}
+                       **{k: v for k, v in val.items() if k in COLUMNS}, "seconds": time.perf_counter() - started}
                 best_psnr = record_epoch(run, cfg, row, val, val_frames, val_poses, best_psnr,
                                          lambda: training_state(model, optimizer, scheduler, next_epoch=epoch + 1,
-                                                                best_psnr=max(best_psnr, val["val_psnr"]), cfg=cfg))
+                                                                best_psnr=max(best_psnr, val["val_psnr"]), cfg=cfg),
+                                         log)
             best_psnr = distributed.broadcast_from_main(best_psnr)
     except NonFiniteLossError as err:
         last = run.checkpoint("last")
@@ -213,8 +222,13 @@ def _train(cfg, main):
             print(f"\ninterrupted in epoch {epoch + 1}: saved {path}; resume with --ckpt_path {path} "
                   f"(the interrupted epoch is trained again from the weights it had reached)")
         raise  # the CLI exits 130, so a chained command does not go on
+    finally:
+        log.close()
     if main:
         print(f"run folder: {run.root}")
+        summary = next_steps(run, cfg)
+        if summary:
+            print(summary, flush=True)
     return run.root
 
 
@@ -229,12 +243,14 @@ def check_best_checkpoint(run, best_psnr):
     return best_psnr
 
 
-def record_epoch(run, cfg, row, val, frames, poses, best_psnr, make_state):
-    """Log, plot and checkpoint one finished epoch. Returns the new best PSNR."""
+def record_epoch(run, cfg, row, val, frames, poses, best_psnr, make_state, log=NoLog()):
+    """Log, plot and checkpoint one finished epoch. Returns the new best PSNR. ``log``: the run's
+    TensorBoard logger (modules.train.tensorboard)."""
     epoch = row["epoch"]
     append_metrics(run.metrics, row)
     plot_training_curves(run.metrics, run.root)
     panel = rollout_panel(val["video"], frames.cpu(), poses.cpu())
+    log.log_epoch(row, panel, val["psnr_per_frame"])
     save_gif(panel, run.root / "val_rollout.gif", scale=2)
     if cfg.store_visualization:
         (run.root / "gifs").mkdir(exist_ok=True)

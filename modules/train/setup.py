@@ -110,20 +110,45 @@ def _optimizer_to(optimizer, device):
 
 
 # -- data ------------------------------------------------------------------------------------------
+# Without --num_workers: the frames are held in memory as uint8 (dataloader.py), so a batch is a slice
+# and a division; worker processes would only add their start-up and copy every batch between processes
+# (and on a 2-core machine torch warns that the template's 4 workers are too many).
+AUTO_NUM_WORKERS = 0
+
+
+def num_workers(cfg):
+    """``--num_workers``, or AUTO_NUM_WORKERS when it was not given."""
+    return AUTO_NUM_WORKERS if cfg.num_workers is None else cfg.num_workers
+
+
+def describe_num_workers(cfg):
+    """The line that says once what was chosen and why (None when the user chose)."""
+    if cfg.num_workers is not None:
+        return None
+    return (f"data loading: {AUTO_NUM_WORKERS} worker processes, the frames are already in memory "
+            f"(pass --num_workers N to choose)")
+
+
+def clips_in_epoch(n_clips, cfg, epoch):
+    """How many of the ``n_clips`` training clips ``epoch`` trains on: the first ``--partial`` of them
+    (``--fast_partial`` in the first epochs with --fast_train), at least one."""
+    partial = partial_for_epoch(epoch, cfg.partial, cfg.fast_train, cfg.fast_partial, cfg.fast_train_epoch)
+    return max(1, int(n_clips * partial))
+
+
 def train_loader_for_epoch(train_set, cfg, epoch, generator):
     """DataLoader over the first ``partial`` of the clips (``fast_partial`` early with --fast_train).
 
     Under DDP a DistributedSampler deals each rank its own ``len // world_size`` clips, shuffled
     from (seed, epoch) identically on every rank, so all ranks run the same number of batches.
     """
-    partial = partial_for_epoch(epoch, cfg.partial, cfg.fast_train, cfg.fast_partial, cfg.fast_train_epoch)
     if hasattr(train_set, "set_epoch"):
         train_set.set_epoch(epoch)
-    clips = Subset(train_set, range(max(1, int(len(train_set) * partial))))
+    clips = Subset(train_set, range(clips_in_epoch(len(train_set), cfg, epoch)))
     sampler = None
     if distributed.is_distributed():
         sampler = DistributedSampler(clips, shuffle=True, seed=cfg.seed, drop_last=True)
         sampler.set_epoch(epoch)
     return DataLoader(clips, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
-                      generator=generator, num_workers=cfg.num_workers, pin_memory=torch.cuda.is_available(),
+                      generator=generator, num_workers=num_workers(cfg), pin_memory=torch.cuda.is_available(),
                       persistent_workers=False)

@@ -7,7 +7,8 @@
 
 Sections (results in docs/performance.md):
   loader     frames/s, template-style PIL decode + resize per item vs dataloader.py (bench_loader.py)
-  peak       this CPU's GEMM and convolution throughput (the reference for the GFLOP/s of a step)
+  peak       this CPU's GEMM (fp32, bf16) and convolution throughput (the step section measures its
+             own fp32 GEMM reference in the same rounds as the steps)
   step       one training step (forward, loss, backward, clip, Adam) at B=2, T=16, teacher forcing
              off (the headline: --tfr 0, the cpu_quick preset) and on, at the template's widths and
              the preset's: the template's frame-by-frame step (template layers) vs ours in fp32 and
@@ -52,6 +53,7 @@ TEMPLATE_WIDTHS = dict(F_dim=128, L_dim=32, N_dim=12, D_out_dim=192)
 PRESET_WIDTHS = dict(F_dim=32, L_dim=8, N_dim=4, D_out_dim=48)
 WIDTHS = {"template": TEMPLATE_WIDTHS, "preset": PRESET_WIDTHS}
 TEMPLATE_STEP = "template (frame by frame, NCHW)"
+GEMM_PROBE = "fp32 GEMM probe"
 H, W = 32, 64
 N_TEST_VIDEOS, N_TEST_FRAMES = 5, 630
 
@@ -179,8 +181,20 @@ def loss_differences(base, data, tf, variants):
     return {name: abs(loss - ref) / abs(ref) for name, loss in losses.items()}
 
 
-def time_steps(args, device, widths, tf, gemm):
-    """Every variant's optimiser step at ``widths``, interleaved; prints and returns the table."""
+def gemm_probe(device, n=2048, calls=4):
+    """``calls`` fp32 n^3 GEMMs, timed as one more variant of a section's rounds, so the GEMM rate
+    that "of GEMM" divides by is measured under the same load as the steps. Returns (fn, FLOPs)."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+
+    def fn():
+        for _ in range(calls):
+            a @ b
+    return fn, 2 * n ** 3 * calls
+
+
+def time_steps(args, device, widths, tf):
+    """Every variant's optimiser step at ``widths``, interleaved with the GEMM probe; prints and
+    returns the table."""
     data = clip_data(args, device, widths=widths)
     base = make_model(args, device, channels_last=False, widths=widths)
     variants = step_variants(args)
@@ -189,8 +203,10 @@ def time_steps(args, device, widths, tf, gemm):
     for name, (loss_fn, template, cl, amp) in variants.items():
         fns[name] = step_fn(loss_fn, variant_model(base, template, cl), data, tf, amp)
         flops[name] = flops_of(fns[name])  # also the untimed warm-up step
+    fns[GEMM_PROBE], gemm_flops = gemm_probe(device)
     load_before = load1()
     seconds = interleaved(fns, args.repeats, 0, device)
+    gemm = gemm_flops / seconds.pop(GEMM_PROBE) / 1e9
     frames_per_step = args.batch * (args.frames - 1)
     baseline = seconds[TEMPLATE_STEP]
     rows = []
@@ -200,20 +216,21 @@ def time_steps(args, device, widths, tf, gemm):
                      f"{flops[name] / 1e9:.0f}", f"{gflops:.1f}", f"{100 * gflops / gemm:.0f}%" if gemm else "-",
                      f"{diffs[name]:.1e}"])
     print(f"\n## training step, teacher forcing {'on' if tf else 'OFF'}, {widths}: B={args.batch}, "
-          f"T={args.frames} ({frames_per_step} predicted frames), load {load_before:.2f} -> {load1():.2f}")
+          f"T={args.frames} ({frames_per_step} predicted frames), fp32 GEMM {gemm:.1f} GFLOP/s in the same "
+          f"rounds, load {load_before:.2f} -> {load1():.2f}")
     table(["variant", "s/step", "frames/s", "vs template", "GFLOP", "GFLOP/s", "of GEMM", "loss vs template"],
           rows)
     return {"seconds": seconds, "gflop": {k: v / 1e9 for k, v in flops.items()}, "loss_rel_diff": diffs,
-            "load": [load_before, load1()]}
+            "gemm_gflops": gemm, "load": [load_before, load1()]}
 
 
-def section_step(args, device, peak):
-    """Teacher forcing off first (what --tfr 0 and the cpu_quick preset run), then on; at the
-    template's widths and the preset's. GFLOP/s (fp32-equivalent for bf16) are against the fp32
-    GEMM rate of the peak section."""
-    gemm = peak["gflops"]["GEMM 2048^3"] if peak else None
-    return {f"{widths_name}_tf_{'on' if tf else 'off'}": time_steps(args, device, WIDTHS[widths_name], tf, gemm)
-            for widths_name in args.widths for tf in (False, True)}
+def section_step(args, device):
+    """Teacher forcing off first (what --tfr 0 and the cpu_quick preset run), then on (unless
+    --tf off); at the template's widths and the preset's. GFLOP/s (fp32-equivalent for bf16) are
+    against the fp32 GEMM rate measured in the same rounds."""
+    modes = (False,) if args.tf == "off" else (False, True)
+    return {f"{widths_name}_tf_{'on' if tf else 'off'}": time_steps(args, device, WIDTHS[widths_name], tf)
+            for widths_name in args.widths for tf in modes}
 
 
 def section_profile(args, device):
@@ -303,7 +320,7 @@ def section_peak(args, device):
     print(f"\n## throughput reference (fp32, forward, channels_last convs on {batch} frames), load {load1():.2f}")
     table(["kernel", "GFLOP/s"], [[k, f"{v:.1f}"] for k, v in rates.items()])
     peak = max(v for k, v in rates.items() if "bf16" not in k)
-    print(f"fp32 GEMM rate used for 'of GEMM': {rates['GEMM 2048^3']:.1f} GFLOP/s (best fp32 kernel {peak:.1f})")
+    print(f"best fp32 kernel: {peak:.1f} GFLOP/s")
     return {"gflops": rates, "peak": peak}
 
 
@@ -414,6 +431,8 @@ def main(argv=None):
     parser.add_argument("--widths", nargs="+", choices=sorted(WIDTHS), default=["template", "preset"],
                         help="networks of the step and profile sections")
     parser.add_argument("--profile_rows", type=int, default=12)
+    parser.add_argument("--tf", choices=("both", "off"), default="both",
+                        help="teacher forcing modes of the step section (off: the headline only)")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--frames", type=int, default=16, help="clip length of the training step")
     parser.add_argument("--rollout_frames", type=int, default=None, help="default 630 (32 with --quick)")
@@ -446,7 +465,7 @@ def main(argv=None):
         elif section == "peak":
             results["peak"] = section_peak(args, device)
         elif section == "step":
-            results["step"] = section_step(args, device, results.get("peak"))
+            results["step"] = section_step(args, device)
         elif section == "profile":
             results["profile"] = section_profile(args, device)
         elif section == "allocator":

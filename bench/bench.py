@@ -76,18 +76,24 @@ def vm_hwm_mb():
     return float("nan")
 
 
-def interleaved(variants, repeats, warmup, device):
+def interleaved(variants, repeats, warmup, device, cpu=None):
     """Time every variant ``repeats`` times, round-robin (so load changes hit all alike), after
-    ``warmup`` untimed rounds. Returns {name: median seconds}."""
+    ``warmup`` untimed rounds. Returns {name: median wall seconds}; fills ``cpu`` (a dict), when
+    given, with the median CPU seconds of this process: with one thread on an oversubscribed
+    machine, the wall clock also counts the time other processes held the core, the CPU clock not."""
     times = {name: [] for name in variants}
+    cpu_times = {name: [] for name in variants}
     for round_ in range(warmup + repeats):
         for name, fn in variants.items():
             sync(device)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn()
             sync(device)
             if round_ >= warmup:
                 times[name].append(time.perf_counter() - start)
+                cpu_times[name].append(time.process_time() - start_cpu)
+    if cpu is not None:
+        cpu.update({name: statistics.median(t) for name, t in cpu_times.items()})
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -205,23 +211,24 @@ def time_steps(args, device, widths, tf):
         flops[name] = flops_of(fns[name])  # also the untimed warm-up step
     fns[GEMM_PROBE], gemm_flops = gemm_probe(device)
     load_before = load1()
-    seconds = interleaved(fns, args.repeats, 0, device)
-    gemm = gemm_flops / seconds.pop(GEMM_PROBE) / 1e9
+    cpu = {}
+    seconds = interleaved(fns, args.repeats, 0, device, cpu)
+    gemm, gemm_cpu = (gemm_flops / t.pop(GEMM_PROBE) / 1e9 for t in (seconds, cpu))
     frames_per_step = args.batch * (args.frames - 1)
-    baseline = seconds[TEMPLATE_STEP]
+    baseline, baseline_cpu = seconds[TEMPLATE_STEP], cpu[TEMPLATE_STEP]
     rows = []
     for name, s in seconds.items():
-        gflops = flops[name] / s / 1e9
-        rows.append([name, f"{s:.3f}", f"{frames_per_step / s:.1f}", f"{baseline / s:.2f}x",
-                     f"{flops[name] / 1e9:.0f}", f"{gflops:.1f}", f"{100 * gflops / gemm:.0f}%" if gemm else "-",
+        gflops, gflops_cpu = flops[name] / s / 1e9, flops[name] / cpu[name] / 1e9
+        rows.append([name, f"{s:.3f}", f"{baseline / s:.2f}x", f"{cpu[name]:.3f}", f"{baseline_cpu / cpu[name]:.2f}x",
+                     f"{flops[name] / 1e9:.0f}", f"{gflops_cpu:.1f}", f"{100 * gflops_cpu / gemm_cpu:.0f}%",
                      f"{diffs[name]:.1e}"])
     print(f"\n## training step, teacher forcing {'on' if tf else 'OFF'}, {widths}: B={args.batch}, "
-          f"T={args.frames} ({frames_per_step} predicted frames), fp32 GEMM {gemm:.1f} GFLOP/s in the same "
-          f"rounds, load {load_before:.2f} -> {load1():.2f}")
-    table(["variant", "s/step", "frames/s", "vs template", "GFLOP", "GFLOP/s", "of GEMM", "loss vs template"],
-          rows)
-    return {"seconds": seconds, "gflop": {k: v / 1e9 for k, v in flops.items()}, "loss_rel_diff": diffs,
-            "gemm_gflops": gemm, "load": [load_before, load1()]}
+          f"T={args.frames} ({frames_per_step} predicted frames), fp32 GEMM {gemm_cpu:.1f} GFLOP/s per CPU second "
+          f"({gemm:.1f} wall) in the same rounds, load {load_before:.2f} -> {load1():.2f}")
+    table(["variant", "wall s", "vs template", "CPU s", "vs template (CPU)", "GFLOP", "GFLOP/CPU s", "of GEMM",
+           "loss vs template"], rows)
+    return {"seconds": seconds, "cpu_seconds": cpu, "gflop": {k: v / 1e9 for k, v in flops.items()},
+            "loss_rel_diff": diffs, "gemm_gflops": gemm, "gemm_gflops_cpu": gemm_cpu, "load": [load_before, load1()]}
 
 
 def section_step(args, device):

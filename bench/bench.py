@@ -1,18 +1,22 @@
 """Speed of this repo against the course template's way, measured side by side in one run.
 
-    python bench/bench.py                                  # every section, template widths
-    python bench/bench.py --quick                          # fewer repeats, 32-frame rollouts
-    python bench/bench.py --sections step rollout --threads 1
+    python bench/bench.py                                  # every section
+    python bench/bench.py --quick                          # fewer repeats and variants, 32-frame rollouts
+    python bench/bench.py --sections peak step rollout --threads 1
     python bench/bench.py --device cuda --amp bf16         # on a GPU machine: the fast paths
 
 Sections (results in docs/performance.md):
   loader     frames/s, template-style PIL decode + resize per item vs dataloader.py (bench_loader.py)
-  peak       this CPU's GEMM and convolution throughput (the reference for the GFLOP/s of a step)
+  peak       this CPU's GEMM (fp32, bf16) and convolution throughput (the step section measures its
+             own fp32 GEMM reference in the same rounds as the steps)
   step       one training step (forward, loss, backward, clip, Adam) at B=2, T=16, teacher forcing
-             on and off: the template's frame-by-frame step vs ours, variants interleaved
+             off (the headline: --tfr 0, the cpu_quick preset) and on, at the template's widths and
+             the preset's: the template's frame-by-frame step (template layers) vs ours in fp32 and
+             in bf16 (--amp auto: where the CPU/GPU runs it natively), variants interleaved
+  profile    torch.profiler's top ops of our default step, teacher forcing off, per width
   allocator  our step in fresh processes with and without the glibc allocator thresholds
-  rollout    5 test videos: template-style (one video, posterior computed) vs ours one at a time
-             vs ours batched
+  rollout    5 test videos: template-style (template layers, one video, posterior computed) vs ours
+             one at a time vs ours batched
   memory     peak RSS (VmHWM) of a training step and of the 5 x 630-frame rollout, each in its own
              process (the rollout is timed too: the absolute figure for the whole test set)
 
@@ -24,6 +28,7 @@ import argparse
 import copy
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -39,11 +44,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 from modules import runtime  # noqa: E402
 from modules.runtime import autocast_context  # noqa: E402
 from modules.objective import cvae_loss  # noqa: E402
-from template_reference import template_clip_loss, template_rollout  # noqa: E402
+from template_reference import template_clip_loss, template_layers, template_rollout  # noqa: E402
 from modules.vae import VAE_Model  # noqa: E402
 
-SECTIONS = ("loader", "peak", "step", "allocator", "rollout", "memory")
+SECTIONS = ("loader", "peak", "step", "profile", "allocator", "rollout", "memory")
 TEMPLATE_WIDTHS = dict(F_dim=128, L_dim=32, N_dim=12, D_out_dim=192)
+# The cpu_quick preset's network (modules/config.py PRESETS): 16x cheaper per frame.
+PRESET_WIDTHS = dict(F_dim=32, L_dim=8, N_dim=4, D_out_dim=48)
+WIDTHS = {"template": TEMPLATE_WIDTHS, "preset": PRESET_WIDTHS}
+TEMPLATE_STEP = "template (frame by frame, NCHW)"
+GEMM_PROBE = "fp32 GEMM probe"
 H, W = 32, 64
 N_TEST_VIDEOS, N_TEST_FRAMES = 5, 630
 
@@ -66,18 +76,24 @@ def vm_hwm_mb():
     return float("nan")
 
 
-def interleaved(variants, repeats, warmup, device):
+def interleaved(variants, repeats, warmup, device, cpu=None):
     """Time every variant ``repeats`` times, round-robin (so load changes hit all alike), after
-    ``warmup`` untimed rounds. Returns {name: median seconds}."""
+    ``warmup`` untimed rounds. Returns {name: median wall seconds}; fills ``cpu`` (a dict), when
+    given, with the median CPU seconds of this process: with one thread on an oversubscribed
+    machine, the wall clock also counts the time other processes held the core, the CPU clock not."""
     times = {name: [] for name in variants}
+    cpu_times = {name: [] for name in variants}
     for round_ in range(warmup + repeats):
         for name, fn in variants.items():
             sync(device)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn()
             sync(device)
             if round_ >= warmup:
                 times[name].append(time.perf_counter() - start)
+                cpu_times[name].append(time.process_time() - start_cpu)
+    if cpu is not None:
+        cpu.update({name: statistics.median(t) for name, t in cpu_times.items()})
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -97,19 +113,26 @@ def flops_of(fn):
     return counter.get_total_flops()
 
 
-def make_model(args, device, channels_last, seed=0):
+def make_model(args, device, channels_last, seed=0, widths=TEMPLATE_WIDTHS):
     torch.manual_seed(seed)
-    model = VAE_Model(**TEMPLATE_WIDTHS).to(device)
+    model = VAE_Model(**widths).to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     return model
 
 
-def clip_data(args, device, seed=1):
+def variant_model(base, template, channels_last):
+    """A copy of ``base``: with the template's layer forwards (template_reference.template_layers)
+    for the template-style variants, ours otherwise; in channels_last or NCHW."""
+    model = template_layers(base) if template else copy.deepcopy(base)
+    return model.to(memory_format=torch.channels_last) if channels_last else model
+
+
+def clip_data(args, device, seed=1, widths=TEMPLATE_WIDTHS):
     g = torch.Generator().manual_seed(seed)
     frames = torch.rand(args.batch, args.frames, 3, H, W, generator=g).to(device)
     poses = torch.rand(args.batch, args.frames, 3, H, W, generator=g).to(device)
-    eps = torch.randn(args.batch, args.frames - 1, TEMPLATE_WIDTHS["N_dim"], H, W, generator=g).to(device)
+    eps = torch.randn(args.batch, args.frames - 1, widths["N_dim"], H, W, generator=g).to(device)
     return frames, poses, eps
 
 
@@ -139,56 +162,101 @@ def step_fn(loss_fn, model, data, tf, amp="none"):
     return step
 
 
-def section_step(args, device, peak):
-    data = clip_data(args, device)
+def step_variants(args):
+    """name -> (loss function, template layers?, channels_last, amp). The template-style step runs
+    the template's layers too, so it is the template's arithmetic, frame by frame."""
+    variants = {TEMPLATE_STEP: (template_loss, True, False, "none"),
+                "template, channels_last": (template_loss, True, True, "none"),
+                "ours batched, NCHW": (ours_loss, False, False, "none"),
+                "ours batched, channels_last (fp32 default)": (ours_loss, False, True, "none")}
+    if args.amp != "none":
+        variants[f"ours batched, channels_last, {args.amp}"] = (ours_loss, False, True, args.amp)
+    if args.quick:
+        variants.pop("template, channels_last")
+        variants.pop("ours batched, NCHW")
+    return variants
+
+
+def loss_differences(base, data, tf, variants):
+    """Relative loss difference of every variant against the template-style step, on the same
+    weights, data and noise (train-mode BatchNorm: per-frame batch statistics)."""
+    with torch.no_grad():
+        losses = {name: loss_fn(variant_model(base, template, cl), *data, tf, amp).item()
+                  for name, (loss_fn, template, cl, amp) in variants.items()}
+    ref = losses[TEMPLATE_STEP]
+    return {name: abs(loss - ref) / abs(ref) for name, loss in losses.items()}
+
+
+def gemm_probe(device, n=2048, calls=4):
+    """``calls`` fp32 n^3 GEMMs, timed as one more variant of a section's rounds, so the GEMM rate
+    that "of GEMM" divides by is measured under the same load as the steps. Returns (fn, FLOPs)."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+
+    def fn():
+        for _ in range(calls):
+            a @ b
+    return fn, 2 * n ** 3 * calls
+
+
+def time_steps(args, device, widths, tf):
+    """Every variant's optimiser step at ``widths``, interleaved with the GEMM probe; prints and
+    returns the table."""
+    data = clip_data(args, device, widths=widths)
+    base = make_model(args, device, channels_last=False, widths=widths)
+    variants = step_variants(args)
+    diffs = loss_differences(base, data, tf, variants)
+    fns, flops = {}, {}
+    for name, (loss_fn, template, cl, amp) in variants.items():
+        fns[name] = step_fn(loss_fn, variant_model(base, template, cl), data, tf, amp)
+        flops[name] = flops_of(fns[name])  # also the untimed warm-up step
+    fns[GEMM_PROBE], gemm_flops = gemm_probe(device)
+    load_before = load1()
+    cpu = {}
+    seconds = interleaved(fns, args.repeats, 0, device, cpu)
+    gemm, gemm_cpu = (gemm_flops / t.pop(GEMM_PROBE) / 1e9 for t in (seconds, cpu))
     frames_per_step = args.batch * (args.frames - 1)
+    baseline, baseline_cpu = seconds[TEMPLATE_STEP], cpu[TEMPLATE_STEP]
+    rows = []
+    for name, s in seconds.items():
+        gflops, gflops_cpu = flops[name] / s / 1e9, flops[name] / cpu[name] / 1e9
+        rows.append([name, f"{s:.3f}", f"{baseline / s:.2f}x", f"{cpu[name]:.3f}", f"{baseline_cpu / cpu[name]:.2f}x",
+                     f"{flops[name] / 1e9:.0f}", f"{gflops_cpu:.1f}", f"{100 * gflops_cpu / gemm_cpu:.0f}%",
+                     f"{diffs[name]:.1e}"])
+    print(f"\n## training step, teacher forcing {'on' if tf else 'OFF'}, {widths}: B={args.batch}, "
+          f"T={args.frames} ({frames_per_step} predicted frames), fp32 GEMM {gemm_cpu:.1f} GFLOP/s per CPU second "
+          f"({gemm:.1f} wall) in the same rounds, load {load_before:.2f} -> {load1():.2f}")
+    table(["variant", "wall s", "vs template", "CPU s", "vs template (CPU)", "GFLOP", "GFLOP/CPU s", "of GEMM",
+           "loss vs template"], rows)
+    return {"seconds": seconds, "cpu_seconds": cpu, "gflop": {k: v / 1e9 for k, v in flops.items()},
+            "loss_rel_diff": diffs, "gemm_gflops": gemm, "gemm_gflops_cpu": gemm_cpu, "load": [load_before, load1()]}
+
+
+def section_step(args, device):
+    """Teacher forcing off first (what --tfr 0 and the cpu_quick preset run), then on (unless
+    --tf off); at the template's widths and the preset's. GFLOP/s (fp32-equivalent for bf16) are
+    against the fp32 GEMM rate measured in the same rounds."""
+    modes = (False,) if args.tf == "off" else (False, True)
+    return {f"{widths_name}_tf_{'on' if tf else 'off'}": time_steps(args, device, WIDTHS[widths_name], tf)
+            for widths_name in args.widths for tf in modes}
+
+
+def section_profile(args, device):
+    """Where our default step (channels_last, fp32, teacher forcing off) spends its time, per width."""
+    from torch.profiler import ProfilerActivity, profile
     results = {}
-    for tf in (True, False):
-        base = make_model(args, device, channels_last=False)
-        # Losses of the same weights, data and noise (train-mode BatchNorm: per-frame batch statistics).
-        with torch.no_grad():
-            ref = template_loss(copy.deepcopy(base), *data, tf).item()
-            diffs = {}
-            for cl in (False, True):
-                m = copy.deepcopy(base)
-                if cl:
-                    m.to(memory_format=torch.channels_last)
-                diffs[cl] = abs(ours_loss(m, *data, tf).item() - ref) / abs(ref)
-            if args.amp != "none":
-                diffs[args.amp] = abs(ours_loss(m, *data, tf, args.amp).item() - ref) / abs(ref)
-        variants = {"template (frame by frame, NCHW)": (template_loss, False),
-                    "template, channels_last": (template_loss, True),
-                    "ours batched, NCHW": (ours_loss, False),
-                    "ours batched, channels_last": (ours_loss, True)}
-        if args.amp != "none":
-            variants[f"ours batched, channels_last, {args.amp}"] = (ours_loss, True)
-        if args.quick:
-            variants = {k: v for k, v in variants.items() if k in (
-                "template (frame by frame, NCHW)", "ours batched, channels_last")}
-        fns, flops = {}, {}
-        for name, (loss_fn, cl) in variants.items():
-            model = copy.deepcopy(base)
-            if cl:
-                model.to(memory_format=torch.channels_last)
-            amp = args.amp if name.endswith(args.amp) and args.amp != "none" else "none"
-            fns[name] = step_fn(loss_fn, model, data, tf, amp)
-            flops[name] = flops_of(fns[name])  # also the untimed warm-up step
-        load_before = load1()
-        seconds = interleaved(fns, args.repeats, 0, device)
-        baseline = seconds["template (frame by frame, NCHW)"]
-        rows = []
-        for name, s in seconds.items():
-            gflops = flops[name] / s / 1e9
-            rows.append([name, f"{s:.2f}", f"{frames_per_step / s:.2f}", f"{baseline / s:.2f}x",
-                         f"{flops[name] / 1e9:.0f}", f"{gflops:.1f}", f"{100 * gflops / peak:.0f}%" if peak else "-"])
-        print(f"\n## training step, teacher forcing {'on' if tf else 'off'}: B={args.batch}, T={args.frames} "
-              f"({frames_per_step} predicted frames), load {load_before:.2f} -> {load1():.2f}")
-        table(["variant", "s/step", "frames/s", "vs template", "GFLOP", "GFLOP/s", "of peak"], rows)
-        print(f"relative loss difference vs template: NCHW {diffs[False]:.1e}, channels_last {diffs[True]:.1e}"
-              + (f", channels_last {args.amp} {diffs[args.amp]:.1e}" if args.amp != "none" else ""))
-        results[f"tf_{'on' if tf else 'off'}"] = {"seconds": seconds, "gflop": {k: v / 1e9 for k, v in flops.items()},
-                                                  "loss_rel_diff": {str(k): v for k, v in diffs.items()},
-                                                  "load": [load_before, load1()]}
+    for widths_name in args.widths:
+        widths = WIDTHS[widths_name]
+        model = make_model(args, device, channels_last=True, widths=widths)
+        step = step_fn(ours_loss, model, clip_data(args, device, widths=widths), False)
+        step()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            step()
+        events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+        total = sum(e.self_cpu_time_total for e in events)
+        rows = [[e.key, f"{100 * e.self_cpu_time_total / total:.1f}%", e.count] for e in events[:args.profile_rows]]
+        print(f"\n## profile: ours, channels_last, fp32, teacher forcing off, {widths}, load {load1():.2f}")
+        table(["op", "self time", "calls"], rows)
+        results[widths_name] = {row[0]: row[1] for row in rows}
     return results
 
 
@@ -199,10 +267,11 @@ def section_rollout(args, device):
     poses = torch.rand(N_TEST_VIDEOS, args.rollout_frames, 3, H, W, generator=g).to(device)
     base = make_model(args, device, channels_last=False).eval()
     cl = copy.deepcopy(base).to(memory_format=torch.channels_last)
+    template = template_layers(base)
 
     def template_style():
         for v in range(N_TEST_VIDEOS):
-            template_rollout(base, firsts[v:v + 1], poses[v:v + 1])
+            template_rollout(template, firsts[v:v + 1], poses[v:v + 1])
 
     def ours_one_at_a_time(model):
         with torch.inference_mode():
@@ -242,6 +311,10 @@ def section_peak(args, device):
     convs = {"conv3x3 96->96": (96, 96, 3), "conv1x1 172->688": (172, 688, 1)}
     variants = {"GEMM 2048^3": lambda: a @ b}
     flops = {"GEMM 2048^3": 2 * n ** 3}
+    if args.amp == "bf16":
+        a16, b16 = a.bfloat16(), b.bfloat16()
+        variants["GEMM 2048^3 bf16"] = lambda: a16 @ b16
+        flops["GEMM 2048^3 bf16"] = 2 * n ** 3
     batch = args.batch * args.frames
     with torch.no_grad():
         for name, (cin, cout, k) in convs.items():
@@ -253,8 +326,8 @@ def section_peak(args, device):
     rates = {name: flops[name] / s / 1e9 for name, s in seconds.items()}
     print(f"\n## throughput reference (fp32, forward, channels_last convs on {batch} frames), load {load1():.2f}")
     table(["kernel", "GFLOP/s"], [[k, f"{v:.1f}"] for k, v in rates.items()])
-    peak = max(rates.values())
-    print(f"peak used for 'of peak': {peak:.1f} GFLOP/s")
+    peak = max(v for k, v in rates.items() if "bf16" not in k)
+    print(f"best fp32 kernel: {peak:.1f} GFLOP/s")
     return {"gflops": rates, "peak": peak}
 
 
@@ -283,8 +356,9 @@ def child(spec):
     if spec["what"] == "idle":
         make_model(args, device, channels_last=True)
     elif spec["what"].startswith("step"):
-        loss_fn = template_loss if spec["what"] == "step_template" else ours_loss
-        model = make_model(args, device, channels_last=spec["what"] != "step_template")
+        is_template = spec["what"] == "step_template"
+        model = make_model(args, device, channels_last=not is_template)
+        loss_fn, model = (template_loss, template_layers(model)) if is_template else (ours_loss, model)
         fn = step_fn(loss_fn, model, clip_data(args, device), spec["tf"])
         result["seconds"] = interleaved({"step": fn}, spec["repeats"], 1, device)["step"]
     elif spec["what"] == "rollout":
@@ -358,8 +432,14 @@ def main(argv=None):
                         help="intra-op threads (default: torch's choice, at most the cores; 1 when the machine is busy)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and variants, 32-frame rollouts")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none",
-                        help="also time our step and rollout under this autocast dtype")
+    parser.add_argument("--amp", choices=("none", "bf16", "fp16", "auto"), default="auto",
+                        help="also time our step and rollout under this autocast dtype (auto: bf16 where the "
+                             "device runs it natively, as Trainer.py's --amp auto; none: fp32 only)")
+    parser.add_argument("--widths", nargs="+", choices=sorted(WIDTHS), default=["template", "preset"],
+                        help="networks of the step and profile sections")
+    parser.add_argument("--profile_rows", type=int, default=12)
+    parser.add_argument("--tf", choices=("both", "off"), default="both",
+                        help="teacher forcing modes of the step section (off: the headline only)")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--frames", type=int, default=16, help="clip length of the training step")
     parser.add_argument("--rollout_frames", type=int, default=None, help="default 630 (32 with --quick)")
@@ -374,6 +454,7 @@ def main(argv=None):
     args.rollout_repeats = 1
     settings = runtime.configure_cpu(args.threads)
     device = torch.device(args.device)
+    args.amp = runtime.resolve_amp(args.amp, device.type)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     print(f"torch {torch.__version__}, device {device}"
@@ -381,17 +462,19 @@ def main(argv=None):
           + f", threads {settings['threads']} of {settings['cores']} cores, allocator thresholds "
           f"{'set' if settings['allocator_tuned'] else 'not set'}, load average "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    print(f"model at template widths {TEMPLATE_WIDTHS}")
+    print(f"CPU: {platform.processor() or platform.machine()}, capability {torch.backends.cpu.get_cpu_capability()}, "
+          f"bf16 flags {sorted(runtime.BF16_CPU_FLAGS & runtime.cpu_flags()) or 'none'}; amp variant: {args.amp}")
+    print(f"rollout model at template widths {TEMPLATE_WIDTHS}")
     results = {"settings": settings, "load_start": os.getloadavg(), "args": {k: str(v) for k, v in vars(args).items()}}
-    peak = None
     for section in args.sections:
         if section == "loader":
             results["loader"] = section_loader(args)
         elif section == "peak":
             results["peak"] = section_peak(args, device)
-            peak = results["peak"]["peak"]
         elif section == "step":
-            results["step"] = section_step(args, device, peak)
+            results["step"] = section_step(args, device)
+        elif section == "profile":
+            results["profile"] = section_profile(args, device)
         elif section == "allocator":
             results["allocator"] = section_allocator(args)
         elif section == "rollout":

@@ -1,12 +1,57 @@
-"""The course template's frame-by-frame training step and rollout, kept as a reference.
+"""The course template's frame-by-frame training step, rollout and layers, kept as a reference.
 
-Tests check that VAE_Model's batched training pass gives the same loss and gradients; the
-benchmark measures how much faster it is. Not used for training.
+Tests check that VAE_Model's batched training pass and its layers give the same loss, outputs and
+gradients; the benchmark measures how much faster they are. Not used for training.
 """
+import copy
+import types
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from modules.layers import ConvFFN, DepthConv, ResidualBlock
 from modules.objective import kl_per_frame, soft_clamp_logvar
+
+
+# -- the template's layer forwards, on the same parameters ---------------------------------------
+def _conv(conv, x):
+    return conv._conv_forward(x, conv.weight, conv.bias)
+
+
+def template_residual_block(block, x):
+    slope = block.leaky_relu.negative_slope
+    out = F.leaky_relu(_conv(block.conv1, x), slope)
+    out = F.leaky_relu(_conv(block.conv2, out), slope)
+    return out + (x if block.skip is None else _conv(block.skip, x))
+
+
+def template_depth_conv(block, x):
+    identity = x if block.adaptor is None else _conv(block.adaptor, x)
+    out = F.leaky_relu(_conv(block.conv1[0], x), block.conv1[1].negative_slope)
+    return _conv(block.conv2, _conv(block.depth_conv, out)) + identity
+
+
+def template_conv_ffn(block, x):
+    value, gate = _conv(block.conv, x).chunk(2, dim=1)
+    return x + _conv(block.conv_out, value * F.leaky_relu(gate, block.relu.negative_slope))
+
+
+TEMPLATE_FORWARDS = {ResidualBlock: template_residual_block, DepthConv: template_depth_conv,
+                     ConvFFN: template_conv_ffn}
+
+
+def template_layers(model):
+    """A copy of ``model`` whose layers run the template's forwards (conv + chunk, out-of-place
+    activations and sums) on the copied parameters: the reference for modules/layers.py."""
+    model = copy.deepcopy(model)
+    for module in model.modules():
+        forward = TEMPLATE_FORWARDS.get(type(module))
+        if forward is not None:
+            module.forward = types.MethodType(forward, module)
+        if isinstance(module, nn.LeakyReLU):
+            module.inplace = False
+    return model
 
 
 def template_clip_loss(model, frames, poses, beta, teacher_forcing, eps, kl_reduction="sum"):

@@ -22,7 +22,7 @@ FRAME_SHAPE = (3, FRAME_H, FRAME_W)
 OUTPUT_MODES = ("template", "residual", "anchored")
 INIT_MODES = ("default", "scaled")
 Z_MODES = ("prior", "zero")
-AMP_MODES = ("none", "bf16", "fp16")
+AMP_MODES = ("none", "bf16", "fp16", "auto")
 VAL_PSNR_MODES = ("prior", "zero", "best_of_k")
 
 # The embedded synthetic dataset's defaults (make_dataset.py synthetic; modules.data.synthetic).
@@ -226,7 +226,8 @@ def add_training_args(parser):
 def add_speed_args(parser):
     group = parser.add_argument_group("speed")
     group.add_argument("--amp", choices=AMP_MODES, default="none",
-                       help="autocast dtype (KL and logvar math stay fp32)")
+                       help="autocast dtype (KL and logvar math stay fp32); auto: bf16 where the device runs it "
+                            "natively (CUDA compute capability >= 8.0; a CPU with AMX or AVX512-BF16), else none")
     group.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=None,
                        help="NHWC memory format (default: on for the CPU, off for CUDA)")
     group.add_argument("--compile", action="store_true", help="torch.compile the networks")

@@ -9,7 +9,7 @@ identity. ``TEMPLATE_LEAKY_SLOPE`` reproduces that; pass 0.01 for the intended L
 import torch
 from torch import nn
 
-from .layers import DepthConvBlock, ResidualBlock
+from .layers import DepthConvBlock, ResidualBlock, leaky_relu
 
 TEMPLATE_LEAKY_SLOPE = 1.0
 INTENDED_LEAKY_SLOPE = 0.01
@@ -38,7 +38,7 @@ class Label_Encoder(nn.Sequential):
             nn.ReflectionPad2d(3),
             nn.Conv2d(in_chans, out_chans // 2, kernel_size=7, padding=0),
             nn.BatchNorm2d(out_chans // 2),
-            nn.LeakyReLU(negative_slope=leaky_slope),
+            leaky_relu(leaky_slope),
             ResidualBlock(out_chans // 2, out_chans),
         )
 
@@ -53,7 +53,7 @@ class Gaussian_Predictor(nn.Sequential):
             ResidualBlock(out_chans // 4, out_chans // 2),
             DepthConvBlock(out_chans // 2, out_chans // 2),
             ResidualBlock(out_chans // 2, out_chans),
-            nn.LeakyReLU(negative_slope=leaky_slope),
+            leaky_relu(leaky_slope),
             nn.Conv2d(out_chans, out_chans * 2, kernel_size=1),
         )
 

@@ -15,6 +15,9 @@ from contextlib import nullcontext
 import torch
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+# /proc/cpuinfo flags of the CPU instructions that run bf16 natively (Intel AMX, AVX512-BF16 on
+# Cooper Lake / Sapphire Rapids and newer, AMD Zen 4 and newer).
+BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 
 # glibc <malloc.h> mallopt parameters.
 _M_TRIM_THRESHOLD = -1
@@ -90,8 +93,46 @@ def resolve_device(requested):
     return torch.device(requested)
 
 
+def cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The CPU's feature flags (Linux /proc/cpuinfo); an empty set where that cannot be read."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def bf16_is_fast(device_type, flags=(), cuda_capability=None):
+    """Whether bf16 convolutions and GEMMs run natively here (so ``--amp auto`` picks bf16).
+
+    CUDA: compute capability 8.0 (Ampere) or newer; older GPUs only emulate bf16. CPU: the
+    AMX_BF16 or AVX512_BF16 instructions (``flags``, as in /proc/cpuinfo), which oneDNN uses; on
+    an AVX2-only CPU (e.g. AMD EPYC before Zen 4) bf16 is converted in software and is slower than
+    fp32. A pure function of its arguments, so the choice is testable on any machine.
+    """
+    if device_type == "cuda":
+        return cuda_capability is not None and tuple(cuda_capability) >= (8, 0)
+    return bool(BF16_CPU_FLAGS & set(flags))
+
+
+def resolve_amp(amp, device_type):
+    """``--amp`` resolved: ``auto`` becomes ``bf16`` where :func:`bf16_is_fast` says so, else ``none``;
+    any other value is returned as given."""
+    if amp != "auto":
+        return amp
+    if device_type == "cuda":
+        capability = torch.cuda.get_device_capability() if torch.cuda.is_available() else None
+        return "bf16" if bf16_is_fast("cuda", cuda_capability=capability) else "none"
+    fast = bf16_is_fast("cpu", cpu_flags()) and torch.backends.mkldnn.is_available()
+    return "bf16" if fast else "none"
+
+
 def autocast_context(device, amp):
-    """Autocast to ``amp`` (``bf16``/``fp16``) on ``device``; a no-op for ``none``."""
+    """Autocast to ``amp`` (``bf16``/``fp16``, ``auto`` resolved) on ``device``; a no-op for ``none``."""
+    amp = resolve_amp(amp, device.type)
     if amp == "none":
         return nullcontext()
     return torch.autocast(device_type=device.type, dtype=AMP_DTYPES[amp])
@@ -105,12 +146,13 @@ def channels_last_for(flag, device_type):
 
 
 def configure(cfg):
-    """Apply the settings for ``cfg.device`` and resolve ``cfg.channels_last`` in place."""
+    """Apply the settings for ``cfg.device`` and resolve ``cfg.channels_last`` and ``cfg.amp`` in place."""
     device_type = "cuda" if use_cuda(cfg.device) else "cpu"
     cfg.channels_last = channels_last_for(getattr(cfg, "channels_last", None), device_type)
+    cfg.amp = resolve_amp(getattr(cfg, "amp", "none"), device_type)
     summary = configure_cpu()
     if device_type == "cuda":
         # Fixed shapes: let cuDNN time its algorithms once per shape and keep the fastest.
         torch.backends.cudnn.benchmark = bool(getattr(cfg, "cudnn_benchmark", True))
-    summary.update(device=device_type, channels_last=cfg.channels_last)
+    summary.update(device=device_type, channels_last=cfg.channels_last, amp=cfg.amp)
     return summary

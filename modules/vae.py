@@ -69,7 +69,7 @@ class VAE_Model(nn.Module):
         the template's frame-by-frame step, so its statistics and running averages match it.
         """
         if self.training:
-            return torch.stack([self.label_transformation(poses[:, t]) for t in range(poses.shape[1])], dim=1)
+            return _time_major([self.label_transformation(poses[:, t]) for t in range(poses.shape[1])])
         return _per_frame(self.label_transformation, poses)
 
     def posterior(self, frame_features, pose_features):
@@ -202,15 +202,24 @@ def _forcing_mask(teacher_forcing, steps):
 
 
 def _per_frame(fn, *videos):
-    """Apply an image network to (B, T, C, H, W) tensors by folding T into the batch.
+    """Apply an image network to (B, T, C, H, W) tensors by folding T into the batch, time-major.
 
+    The result is a (B, T, ...) view of time-major storage: each frame ``[:, t]`` is one
+    contiguous (channels_last) batch, so the free-running steps take theirs without a copy, and a
+    slice ``[:, a:b]`` folds into a batch again as a view. (Folding batch-major, the slices the
+    posterior and decoder take would be copied to NCHW and converted back by the first conv.)
     (B, C, H, W) inputs are passed through unchanged.
     """
     if videos[0].dim() == 4:
         return fn(*videos)
     batch, length = videos[0].shape[:2]
-    out = fn(*(v.reshape(batch * length, *v.shape[2:]) for v in videos))
-    return out.reshape(batch, length, *out.shape[1:])
+    out = fn(*(v.transpose(0, 1).reshape(length * batch, *v.shape[2:]) for v in videos))
+    return out.reshape(length, batch, *out.shape[1:]).transpose(0, 1)
+
+
+def _time_major(frames):
+    """T (B, ...) tensors -> a (B, T, ...) view of time-major storage, as :func:`_per_frame` returns."""
+    return torch.cat(frames).reshape(len(frames), *frames[0].shape).transpose(0, 1)
 
 
 def _scaled_init_(model):

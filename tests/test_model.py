@@ -43,7 +43,7 @@ def test_template_leaky_relu_is_the_identity_and_the_flag_fixes_it():
     assert slopes(template) == [1.0, 1.0]
     assert slopes(fixed) == [0.01, 0.01]
     x = torch.randn(2, 3, 8, 8)
-    assert torch.equal(template.label_transformation[3](x), x)
+    assert torch.equal(template.label_transformation[3](x.clone()), x)  # in place: on a copy
 
 
 def test_eval_really_switches_batchnorm_to_eval_mode():

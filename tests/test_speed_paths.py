@@ -218,3 +218,30 @@ def test_allocator_tuning_respects_the_users_settings(monkeypatch):
     monkeypatch.delenv(runtime.OPT_OUT_ENV)
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
     assert runtime.tune_allocator() is False
+
+
+def test_amp_auto_picks_bf16_only_where_it_runs_natively():
+    epyc_avx2 = {"sse4_2", "avx", "avx2", "fma"}
+    assert not runtime.bf16_is_fast("cpu", epyc_avx2)
+    assert not runtime.bf16_is_fast("cpu", epyc_avx2 | {"avx512f", "avx512bw"})  # AVX-512 without BF16
+    assert runtime.bf16_is_fast("cpu", epyc_avx2 | {"avx512f", "avx512_bf16"})  # Cooper Lake, Zen 4
+    assert runtime.bf16_is_fast("cpu", epyc_avx2 | {"avx512f", "amx_bf16", "amx_tile"})  # Sapphire Rapids
+    assert runtime.bf16_is_fast("cuda", cuda_capability=(8, 0)) and runtime.bf16_is_fast("cuda", cuda_capability=(9, 0))
+    assert not runtime.bf16_is_fast("cuda", cuda_capability=(7, 5)) and not runtime.bf16_is_fast("cuda")
+    assert runtime.resolve_amp("auto", "cpu") in ("bf16", "none")
+    assert runtime.resolve_amp("fp16", "cpu") == "fp16" and runtime.resolve_amp("none", "cuda") == "none"
+
+
+def test_amp_auto_is_resolved_by_configure_and_fp32_stays_the_default(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n")
+    assert runtime.cpu_flags(cpuinfo) == {"fpu", "avx2", "avx512_bf16"}
+    assert runtime.cpu_flags(tmp_path / "missing") == set()
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2"})
+    cfg = parse_train_args(["--device", "cpu", "--amp", "auto"])
+    assert runtime.configure(cfg)["amp"] == "none" == cfg.amp
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2", "amx_bf16"})
+    cfg = parse_train_args(["--device", "cpu", "--amp", "auto"])
+    runtime.configure(cfg)
+    assert cfg.amp == ("bf16" if torch.backends.mkldnn.is_available() else "none")
+    assert parse_train_args([]).amp == "none"

@@ -98,3 +98,4 @@ def test_copy_baseline_scores_copying_frame_zero():
     baseline = copy_baseline(truth)
     assert baseline["psnr"] == pytest.approx(float(expected), rel=1e-5)
     assert baseline["moving_psnr"] == pytest.approx(float(moving_psnr(copy, truth)), rel=1e-6)
+    assert baseline["moving_share"] == pytest.approx(float(moving_share(truth)))

@@ -76,10 +76,11 @@ def moving_share(truth, threshold=MOVING_THRESHOLD):
 
 def copy_baseline(truth, threshold=MOVING_THRESHOLD):
     """What copying frame 0 into every frame scores: {"psnr", "moving_psnr"} floats (mean over videos)
-    for (T, C, H, W) or (V, T, C, H, W) ground truth."""
+    for (T, C, H, W) or (V, T, C, H, W) ground truth, and the ``moving_share`` of pixels it is measured on."""
     copy = truth[..., :1, :, :, :].expand_as(truth)
     return {"psnr": float(psnr_per_frame(copy[..., 1:, :, :, :], truth[..., 1:, :, :, :]).mean()),
-            "moving_psnr": float(moving_psnr(copy, truth, threshold).nanmean())}
+            "moving_psnr": float(moving_psnr(copy, truth, threshold).nanmean()),
+            "moving_share": float(moving_share(truth, threshold).mean())}
 
 
 WINDOW_SIZE = 11

@@ -82,7 +82,8 @@ def summarise(result, *, mode, num_samples, seed):
                "kaggle_frames": f"{frames[0]}..{frames[-1]}" if frames else "none",
                "ssim": float(result["ssim"].mean()),
                "moving_psnr": float(np.nanmean(result["moving_psnr"])),
-               "copy_psnr": result["copy"]["psnr"], "copy_moving_psnr": result["copy"]["moving_psnr"]}
+               "copy_psnr": result["copy"]["psnr"], "copy_moving_psnr": result["copy"]["moving_psnr"],
+               "moving_share": result["copy"]["moving_share"]}
     if result["chosen"] is not None:
         summary["chosen_sample"] = result["chosen"]
     return summary

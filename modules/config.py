@@ -19,6 +19,8 @@ VIDEO_LEN = 630
 FRAME_SHAPE = (3, FRAME_H, FRAME_W)
 
 # Choices of the model options (modules.vae checks them too).
+ARCHS = ("template", "pyramid")
+TRAIN_AMP_DEFAULT = "auto"
 OUTPUT_MODES = ("template", "residual", "anchored")
 INIT_MODES = ("default", "scaled")
 Z_MODES = ("prior", "zero")
@@ -33,7 +35,7 @@ GIF_FRAME_MS = 20
 FILL_MODES = ("repeat", "drop")
 
 # Flags that define the network: the evaluation scripts take them from the checkpoint.
-MODEL_KEYS = ("F_dim", "L_dim", "N_dim", "D_out_dim", "fix_leaky_relu", "output_mode", "init")
+MODEL_KEYS = ("arch", "F_dim", "L_dim", "N_dim", "D_out_dim", "fix_leaky_relu", "output_mode", "init")
 
 # Documented presets: explicit flag values applied as defaults (flags given on the command line
 # still win). The template's own defaults are untouched.
@@ -45,6 +47,13 @@ PRESETS = {
     "cpu_quick": {
         "F_dim": 32, "L_dim": 8, "N_dim": 4, "D_out_dim": 48,
         "fix_leaky_relu": True, "output_mode": "anchored", "init": "scaled",
+        "kl_reduction": "mean", "kl_anneal_type": "None",
+        "batch_size": 2, "train_vi_len": 16, "lr": 2e-3, "milestones": [],
+        "num_epoch": 4, "partial": 1.0, "num_workers": 0, "per_save": 2,
+        "tfr": 0.0,
+    },
+    "cpu_pyramid": {
+        "arch": "pyramid", "F_dim": 64, "L_dim": 32, "N_dim": 8, "D_out_dim": 96,
         "kl_reduction": "mean", "kl_anneal_type": "None",
         "batch_size": 2, "train_vi_len": 16, "lr": 2e-3, "milestones": [],
         "num_epoch": 4, "partial": 1.0, "num_workers": 0, "per_save": 2,
@@ -156,6 +165,9 @@ def add_data_args(parser):
 
 def add_model_args(parser):
     group = parser.add_argument_group("model")
+    group.add_argument("--arch", choices=ARCHS, default="template",
+                       help="template: the course's full-resolution networks; pyramid: multi-scale networks "
+                            "(same wiring) that see the first frame and its pose and composite over frame 0")
     group.add_argument("--F_dim", type=_positive_int, default=128)
     group.add_argument("--L_dim", type=_positive_int, default=32)
     group.add_argument("--N_dim", type=_latent_dim, default=12)
@@ -198,6 +210,12 @@ def add_training_args(parser):
     group.add_argument("--partial", type=_fraction, default=1.0)
     group.add_argument("--random_offset", action="store_true",
                        help="shift the training clips by a random offset every epoch")
+    group.add_argument("--clip_stride", type=_positive_int, default=1, metavar="S",
+                       help="training clips take every s-th frame, s drawn from 1..S per clip and epoch: faster "
+                            "motions and targets further from the clip's first frame (default 1: the template's)")
+    group.add_argument("--anchor_gap", type=_non_negative_int, default=0, metavar="G",
+                       help="replace each training clip's first frame by one up to G frames earlier in the same "
+                            "video, so training sees the far anchors of a long rollout (default 0: the template's)")
     group.add_argument("--tfr", type=_probability, default=1.0)
     group.add_argument("--tfr_sde", type=_non_negative_int, default=10)
     group.add_argument("--tfr_d_step", type=_non_negative, default=0.1)
@@ -223,11 +241,12 @@ def add_training_args(parser):
                        help="apply a documented set of flag values (explicit flags still win)")
 
 
-def add_speed_args(parser):
+def add_speed_args(parser, amp_default="none"):
     group = parser.add_argument_group("speed")
-    group.add_argument("--amp", choices=AMP_MODES, default="none",
+    group.add_argument("--amp", choices=AMP_MODES, default=amp_default,
                        help="autocast dtype (KL and logvar math stay fp32); auto: bf16 where the device runs it "
-                            "natively (CUDA compute capability >= 8.0; a CPU with AMX or AVX512-BF16), else none")
+                            "natively (CUDA compute capability >= 8.0; a CPU with AMX or AVX512-BF16), else none "
+                            "(fp32). Default: %(default)s")
     group.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=None,
                        help="NHWC memory format (default: on for the CPU, off for CUDA)")
     group.add_argument("--compile", action="store_true", help="torch.compile the networks")
@@ -237,8 +256,11 @@ def add_speed_args(parser):
 
 def build_train_parser():
     parser = argparse.ArgumentParser(description="Train the pose-conditioned CVAE (NYCU DLP Lab 4).")
-    for add in (add_data_args, add_model_args, add_runtime_args, add_training_args, add_speed_args):
+    for add in (add_data_args, add_model_args, add_runtime_args, add_training_args):
         add(parser)
+    # Training defaults to bf16 where it is fast: it learned as well as fp32 (docs/performance.md).
+    # Tester.py and val_PSNR.py stay fp32, so a template checkpoint gives the template's outputs.
+    add_speed_args(parser, amp_default=TRAIN_AMP_DEFAULT)
     return parser
 
 

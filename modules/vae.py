@@ -56,7 +56,7 @@ class VAE_Model(nn.Module):
         self.Decoder_Fusion = Decoder_Fusion(F_dim + L_dim + N_dim, D_out_dim)
         self.Generator = Generator(input_nc=D_out_dim, output_nc=3)
         if init == "scaled":
-            _scaled_init_(self)
+            scaled_init_(self)
         if output_mode != "template":
             nn.init.zeros_(self.Generator[-1].weight)
             nn.init.zeros_(self.Generator[-1].bias)
@@ -173,7 +173,7 @@ class VAE_Model(nn.Module):
         steps run one after another.
         """
         steps = frames.shape[1] - 1
-        forced = _forcing_mask(teacher_forcing, steps)
+        forced = forcing_mask(teacher_forcing, steps)
         frame_features = _per_frame(self.frame_transformation, frames)
         pose_features = self.encode_poses(poses[:, 1:])
         mu, logvar = self.posterior(frame_features[:, 1:], pose_features)
@@ -192,7 +192,7 @@ class VAE_Model(nn.Module):
         return torch.stack(preds, dim=1), mu, logvar
 
 
-def _forcing_mask(teacher_forcing, steps):
+def forcing_mask(teacher_forcing, steps):
     if isinstance(teacher_forcing, bool):
         return [teacher_forcing] * steps
     mask = [bool(x) for x in teacher_forcing]
@@ -222,7 +222,7 @@ def _time_major(frames):
     return torch.cat(frames).reshape(len(frames), *frames[0].shape).transpose(0, 1)
 
 
-def _scaled_init_(model):
+def scaled_init_(model):
     """Variance-1/fan_in conv weights, zero biases, zeroed last conv of every residual branch."""
     for module in model.modules():
         if isinstance(module, nn.Conv2d):

@@ -10,10 +10,10 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint, load_model_weights
-from ..config import MODEL_KEYS, model_kwargs, take_model_flags
+from ..config import MODEL_KEYS, take_model_flags
 from ..errors import UserInputError
 from ..runtime import resolve_device
-from ..vae import VAE_Model
+from ..architectures import build_vae
 
 
 def load_inference_model(cfg):
@@ -27,7 +27,7 @@ def load_inference_model(cfg):
         raise UserInputError("no checkpoint given: pass --ckpt_path <file.pt> (e.g. runs/<run>/checkpoints/best.pt)")
     ckpt = load_checkpoint(cfg.ckpt_path)
     take_model_flags(cfg, ckpt.get("config", {}))
-    model = VAE_Model(**model_kwargs(cfg))
+    model = build_vae(cfg)
     load_model_weights(model, ckpt["model"], cfg.ckpt_path)
     device = resolve_device(cfg.device)
     model.to(device).eval()

@@ -7,15 +7,15 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from ..checkpoint import load_checkpoint, load_model_weights, rng_state, set_rng_state
-from ..config import model_kwargs, take_model_flags
+from ..config import take_model_flags
 from ..runtime import channels_last_for, resolve_device
 from ..schedules import partial_for_epoch
-from ..vae import VAE_Model
+from ..architectures import build_vae
 from . import distributed
 
 
 def build_model(cfg):
-    return VAE_Model(**model_kwargs(cfg))
+    return build_vae(cfg)
 
 
 def build_optimizer(model, cfg):

@@ -1,0 +1,24 @@
+"""The model a config describes: ``--arch template`` (VAE_Model, the course's networks) or
+``pyramid`` (PyramidVAE, multi-scale networks with the same wiring and interface)."""
+from .config import ARCHS, model_kwargs
+from .errors import UserInputError
+from .pyramid import PyramidVAE
+from .vae import VAE_Model
+
+# Flags of the template networks that PyramidVAE has no use for, with their template defaults.
+TEMPLATE_ONLY = {"fix_leaky_relu": False, "output_mode": "template", "init": "default"}
+
+
+def build_vae(config):
+    """The VAE_Model or PyramidVAE of ``config`` (a Namespace or dict holding MODEL_KEYS)."""
+    kwargs = model_kwargs(config)
+    arch = kwargs.pop("arch")
+    if arch == "template":
+        return VAE_Model(**kwargs)
+    if arch == "pyramid":
+        given = [f"--{key} {kwargs[key]}" for key, default in TEMPLATE_ONLY.items() if kwargs[key] != default]
+        if given:
+            raise UserInputError(f"{', '.join(given)}: only for --arch template (--arch pyramid has its own "
+                                 "init and composites its output over the first frame)")
+        return PyramidVAE(**{key: kwargs[key] for key in ("F_dim", "L_dim", "N_dim", "D_out_dim")})
+    raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")

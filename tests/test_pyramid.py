@@ -1,0 +1,106 @@
+"""PyramidVAE (--arch pyramid): shapes, the composite output, its paths agree, and the factory."""
+import pytest
+import torch
+
+from modules.architectures import build_vae
+from modules.config import parse_train_args
+from modules.errors import UserInputError
+from modules.pyramid import LOGIT_EPS, PyramidVAE
+from modules.vae import VAE_Model
+
+WIDTHS = dict(F_dim=16, L_dim=8, N_dim=4, D_out_dim=16)
+
+
+def video(batch=2, length=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, length, 3, 32, 64, generator=g), torch.rand(batch, length, 3, 32, 64, generator=g)
+
+
+def trained_like(model, seed=1):
+    """Random weights everywhere (the zeroed head and residual branches would hide the wiring)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.2)
+    return model
+
+
+def test_forward_and_rollout_shapes_and_range():
+    model = PyramidVAE(**WIDTHS)
+    frames, poses = video()
+    pred, mu, logvar = model(frames, poses, teacher_forcing=False)
+    assert pred.shape == (2, 4, 3, 32, 64)
+    assert mu.shape == logvar.shape == (2, 4, 4, 8, 16)  # the latent lives at 1/4 resolution
+    with torch.no_grad():
+        out = model.eval().rollout(frames[:, 0], poses)
+    assert out.shape == frames.shape and torch.equal(out[:, 0], frames[:, 0])
+    assert 0 <= float(out.min()) and float(out.max()) <= 1
+
+
+def test_untrained_model_copies_the_first_frame():
+    frames, poses = video()
+    with torch.no_grad():
+        out = PyramidVAE(**WIDTHS).eval().rollout(frames[:, 0], poses)
+    expected = frames[:, :1].clamp(LOGIT_EPS, 1 - LOGIT_EPS).expand(-1, 4, -1, -1, -1)
+    torch.testing.assert_close(out[:, 1:], expected)
+
+
+def test_batched_teacher_forced_pass_equals_step_by_step_decoding():
+    model = trained_like(PyramidVAE(**WIDTHS))
+    frames, poses = video()
+    eps = torch.randn(2, 4, 4, 8, 16)
+    batched, mu, logvar = model(frames, poses, teacher_forcing=True, eps=eps)
+    anchor = model.anchor(frames[:, 0], poses[:, 0])
+    z = mu + torch.exp(0.5 * logvar) * eps
+    for t in range(4):
+        prev = model.encode(model.frame_transformation, frames[:, t])
+        pose = model.encode(model.label_transformation, poses[:, t + 1])
+        step = model.decode(prev, pose, z[:, t], anchor, frames[:, 0])
+        torch.testing.assert_close(batched[:, t], step, rtol=1e-5, atol=1e-6)
+
+
+def test_free_running_pass_feeds_back_its_own_frames():
+    model = trained_like(PyramidVAE(**WIDTHS))
+    frames, poses = video()
+    eps = torch.randn(2, 4, 4, 8, 16)
+    free, mu, logvar = model(frames, poses, teacher_forcing=False, eps=eps)
+    anchor = model.anchor(frames[:, 0], poses[:, 0])
+    z = mu + torch.exp(0.5 * logvar) * eps
+    frame = frames[:, 0]
+    for t in range(4):
+        frame = model.decode(model.encode(model.frame_transformation, frame),
+                             model.encode(model.label_transformation, poses[:, t + 1]), z[:, t], anchor, frames[:, 0])
+        torch.testing.assert_close(free[:, t], frame, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(free, model(frames, poses, teacher_forcing=True, eps=eps)[0])
+
+
+def test_rollout_equals_repeated_decoding_and_uses_the_first_pose():
+    model = trained_like(PyramidVAE(**WIDTHS)).eval()
+    frames, poses = video(length=4)
+    with torch.no_grad():
+        out = model.rollout(frames[:, 0], poses, z_mode="zero")
+        anchor = model.anchor(frames[:, 0], poses[:, 0])
+        frame = frames[:, 0]
+        for t in range(1, 4):
+            z = torch.zeros(2, 4, 8, 16)
+            frame = model.decode(model.encode(model.frame_transformation, frame),
+                                 model.encode(model.label_transformation, poses[:, t]), z, anchor, frames[:, 0])
+            torch.testing.assert_close(out[:, t], frame)
+        other = poses.clone()
+        other[:, 0] = 0
+        assert not torch.allclose(model.rollout(frames[:, 0], other, z_mode="zero"), out)
+
+
+def test_frame_size_must_be_divisible_by_four():
+    with pytest.raises(ValueError, match="divisible by 4, got 30x64"):
+        PyramidVAE(**WIDTHS).eval().rollout(torch.rand(1, 3, 30, 64), torch.rand(1, 3, 3, 30, 64))
+
+
+def test_build_vae_picks_the_architecture_and_refuses_template_only_flags():
+    assert type(build_vae(parse_train_args([]))) is VAE_Model
+    assert type(build_vae(parse_train_args(["--preset", "cpu_pyramid"]))) is PyramidVAE
+    with pytest.raises(UserInputError, match="--output_mode anchored: only for --arch template"):
+        build_vae(parse_train_args(["--arch", "pyramid", "--output_mode", "anchored"]))
+    names = {name.split(".")[0] for name in PyramidVAE(**WIDTHS).state_dict()}
+    assert names == {"frame_transformation", "label_transformation", "Gaussian_Predictor", "Decoder_Fusion",
+                     "Generator"}  # the template's five networks, by name

@@ -39,6 +39,7 @@ FRAME_NAME = re.compile(r"(?:frame)?(\d+)\.png", re.IGNORECASE)
 IGNORED_NAMES = {"thumbs.db", "desktop.ini"}  # files the OS drops into image folders
 MAX_NAMES_SHOWN = 5
 MODES = ("train", "val")
+CUT_FACTOR = 5.0  # a change this many times the median change between frames starts a new video
 
 
 # -- scanning and validation ---------------------------------------------------------------------
@@ -245,6 +246,19 @@ def load_frames(root, name, paths, frame_h, frame_w, cache=True):
     return frames
 
 
+def video_starts(frames, factor=CUT_FACTOR):
+    """First frame of each video in back-to-back uint8 ``frames`` (N, 3, H, W): frame 0 and every
+    frame whose mean absolute change from the previous one exceeds ``factor`` times the median
+    change (a new scene or dancer). Videos of one dancer in one room (the course's) stay one piece,
+    which for picking an anchor frame is harmless."""
+    if len(frames) < 3:
+        return [0]
+    change = torch.stack([(frames[t + 1].float() - frames[t].float()).abs().mean()
+                          for t in range(len(frames) - 1)])
+    cuts = torch.nonzero(change > factor * change.median().clamp_min(1.0)).flatten() + 1
+    return [0, *cuts.tolist()]
+
+
 def to_float(frames):
     """uint8 frames (..., 3, H, W) -> float32 in [0, 1]."""
     return frames.float().div_(255.0)
@@ -259,13 +273,19 @@ class Dataset_Dance(torch.utils.data.Dataset):
     frames ``[i*T, (i+1)*T)``: ``len = int(N * partial) // T``. Validation is the same with
     ``video_len=630``: one clip. With ``random_offset``, :meth:`set_epoch` shifts every clip by an
     offset in ``[0, T)`` drawn from ``(seed, epoch)``; the number of clips then stays fixed at
-    ``(int(N * partial) - T + 1) // T``.
+    ``(int(N * partial) - T + 1) // T``. With ``max_stride`` S > 1 clip ``i`` still starts at frame
+    ``i*T`` but takes every s-th frame, s drawn from ``1..S`` per clip and epoch: motions up to S
+    times faster and targets up to ``(T-1)*S`` frames from the clip's first frame (a rollout's
+    anchor is hundreds of frames away); ``(S-1)*(T-1)`` frames at the end start no clip. With
+    ``max_anchor_gap`` G > 0 the clip's frame 0 (the anchor that the model copies and redraws from)
+    is replaced by a frame up to G frames earlier in the same video (:func:`video_starts`), drawn
+    per clip and epoch: training then sees the far anchors of a 630-frame rollout.
 
     Items: ``(img, label)``, each float32 (T, 3, frame_H, frame_W) in [0, 1].
     """
 
     def __init__(self, root, mode="train", video_len=16, partial=1.0, frame_H=FRAME_H, frame_W=FRAME_W,
-                 random_offset=False, cache=True, seed=0):
+                 random_offset=False, cache=True, seed=0, max_stride=1, max_anchor_gap=0):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         root = check_root(root)
@@ -274,28 +294,48 @@ class Dataset_Dance(torch.utils.data.Dataset):
         frames = load_frames(root, mode, images + labels, frame_H, frame_W, cache=cache)
         self.images, self.labels = frames[:len(images)], frames[len(images):]
         self.video_len, self.random_offset, self.seed = video_len, random_offset, seed
+        self.max_stride, self.max_anchor_gap, self.epoch = max_stride, max_anchor_gap, 0
         self.n_frames = int(len(images) * partial)
-        if self.n_frames < video_len:
+        self.video_starts = video_starts(self.images[:self.n_frames]) if max_anchor_gap else [0]
+        if self.n_frames < (video_len - 1) * max_stride + 1:
             raise UserInputError(f"{split / f'{mode}_img'} has {len(images)} frames (partial={partial} "
-                                 f"keeps {self.n_frames}): fewer than one clip of {video_len} frames")
+                                 f"keeps {self.n_frames}): fewer than one clip of {video_len} frames"
+                                 + (f" at stride {max_stride}" if max_stride > 1 else ""))
         self.offset = 0
         if random_offset:
             self.set_epoch(0)
 
     def set_epoch(self, epoch):
-        """Draw this epoch's clip offset (only with ``random_offset``); deterministic in (seed, epoch)."""
+        """Draw this epoch's clip offset (only with ``random_offset``) and strides; deterministic in
+        (seed, epoch)."""
+        self.epoch = epoch
         if self.random_offset:
             self.offset = int(np.random.default_rng([self.seed, epoch]).integers(self.video_len))
 
     def __len__(self):
-        spare = self.video_len - 1 if self.random_offset else 0
+        spare = (self.video_len - 1 if self.random_offset else 0) + (self.video_len - 1) * (self.max_stride - 1)
         return (self.n_frames - spare) // self.video_len
+
+    def stride(self, index):
+        """The frame step of clip ``index`` this epoch: 1, or drawn from 1..max_stride."""
+        if self.max_stride == 1:
+            return 1
+        return 1 + int(np.random.default_rng([self.seed, self.epoch, index]).integers(self.max_stride))
+
+    def anchor(self, index, start):
+        """The frame that stands in for clip ``index``'s frame 0 (``start`` without an anchor gap)."""
+        if not self.max_anchor_gap:
+            return start
+        video_start = max(v for v in self.video_starts if v <= start)
+        gap = int(np.random.default_rng([self.seed, self.epoch, index, 1]).integers(self.max_anchor_gap + 1))
+        return max(video_start, start - gap)
 
     def __getitem__(self, index):
         if not 0 <= index < len(self):
             raise IndexError(f"clip {index} out of range [0, {len(self)})")
         start = self.offset + index * self.video_len
-        clip = slice(start, start + self.video_len)
+        step = self.stride(index)
+        clip = [self.anchor(index, start), *range(start + step, start + (self.video_len - 1) * step + 1, step)]
         return to_float(self.images[clip]), to_float(self.labels[clip])
 
 

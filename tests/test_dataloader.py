@@ -79,6 +79,54 @@ def test_random_offset_is_deterministic_per_epoch_and_shifts_clips(root):
     assert [again.set_epoch(e) or again.offset for e in range(6)] == offsets
 
 
+def test_clip_stride_draws_a_step_per_clip_and_epoch_and_keeps_clips_inside_the_split(root):
+    ds = Dataset_Dance(root, "train", video_len=4, max_stride=3, seed=5, **SIZE)
+    assert len(ds) == (40 - 3 * 2) // 4  # the last (T-1)*(S-1) frames start no clip
+    steps = set()
+    for epoch in range(4):
+        ds.set_epoch(epoch)
+        for index in range(len(ds)):
+            step = ds.stride(index)
+            steps.add(step)
+            frames, labels = ds[index]
+            assert frames.shape[0] == labels.shape[0] == 4
+            last = template_frame(root / "train" / "train_img" / f"frame{index * 4 + 3 * step}.png")
+            assert torch.equal(frames[3], last)
+    assert steps == {1, 2, 3}
+    again = Dataset_Dance(root, "train", video_len=4, max_stride=3, seed=5, **SIZE)
+    again.set_epoch(3)
+    assert [again.stride(i) for i in range(len(ds))] == [ds.stride(i) for i in range(len(ds))]
+    with pytest.raises(UserInputError, match="fewer than one clip of 16 frames at stride 3"):
+        Dataset_Dance(root, "train", video_len=16, max_stride=3, **SIZE)
+
+
+def test_video_starts_finds_the_cuts_between_back_to_back_videos():
+    g = torch.Generator().manual_seed(0)
+    scenes = [torch.randint(0, 256, (3, 8, 8), generator=g, dtype=torch.uint8) for _ in range(3)]
+    frames = torch.stack([scene.clamp(2, 253) + (t % 2) for scene in scenes for t in range(6)])
+    assert dataloader.video_starts(frames) == [0, 6, 12]
+    assert dataloader.video_starts(frames[:6]) == [0]  # one video: no cut however it moves
+
+
+def test_anchor_gap_replaces_frame_0_by_an_earlier_frame_of_the_same_video(root, monkeypatch):
+    monkeypatch.setattr(dataloader, "video_starts", lambda frames: [0, 20])  # two videos of 20 frames
+    ds = Dataset_Dance(root, "train", video_len=4, max_anchor_gap=15, seed=2, **SIZE)
+    anchors = set()
+    for epoch in range(6):
+        ds.set_epoch(epoch)
+        for index in range(len(ds)):
+            start = index * 4
+            anchor = ds.anchor(index, start)
+            assert start - 15 <= anchor <= start and (anchor >= 20) == (start >= 20)
+            anchors.add(start - anchor)
+            frames = ds[index][0]
+            assert torch.equal(frames[0], template_frame(root / "train" / "train_img" / f"frame{anchor}.png"))
+            assert torch.equal(frames[1], template_frame(root / "train" / "train_img" / f"frame{start + 1}.png"))
+    assert 0 in anchors and max(anchors) > 8
+    plain = Dataset_Dance(root, "train", video_len=4, **SIZE)
+    assert all(plain.anchor(i, i * 4) == i * 4 for i in range(len(plain)))
+
+
 def test_frames_sort_numerically(tmp_path):
     for n in (10, 2, 1, 100):
         Image.new("RGB", (4, 4)).save(tmp_path / f"frame{n}.png")

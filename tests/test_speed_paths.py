@@ -10,7 +10,7 @@ import torch
 from bench.template_reference import template_rollout
 from conftest import TINY_WIDTH_FLAGS, TINY_WIDTHS
 from modules import runtime
-from modules.config import parse_train_args
+from modules.config import build_val_psnr_parser, parse_test_args, parse_train_args
 from modules.objective import cvae_loss
 from modules.runtime import autocast_context
 from modules.train.setup import make_grad_scaler, prepare
@@ -232,7 +232,7 @@ def test_amp_auto_picks_bf16_only_where_it_runs_natively():
     assert runtime.resolve_amp("fp16", "cpu") == "fp16" and runtime.resolve_amp("none", "cuda") == "none"
 
 
-def test_amp_auto_is_resolved_by_configure_and_fp32_stays_the_default(tmp_path, monkeypatch):
+def test_amp_auto_is_resolved_by_configure_and_is_the_default_of_training_only(tmp_path, monkeypatch):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n")
     assert runtime.cpu_flags(cpuinfo) == {"fpu", "avx2", "avx512_bf16"}
@@ -244,4 +244,5 @@ def test_amp_auto_is_resolved_by_configure_and_fp32_stays_the_default(tmp_path, 
     cfg = parse_train_args(["--device", "cpu", "--amp", "auto"])
     runtime.configure(cfg)
     assert cfg.amp == ("bf16" if torch.backends.mkldnn.is_available() else "none")
-    assert parse_train_args([]).amp == "none"
+    assert parse_train_args([]).amp == "auto"
+    assert parse_test_args([]).amp == "none" and build_val_psnr_parser().parse_args([]).amp == "none"  # template outputs

@@ -7,6 +7,7 @@ from .vae import VAE_Model
 
 # Flags of the template networks that PyramidVAE has no use for, with their template defaults.
 TEMPLATE_ONLY = {"fix_leaky_relu": False, "output_mode": "template", "init": "default"}
+PYRAMID_ONLY = ("anchor_mean", "anchor_attention")  # ignored by --arch template
 
 
 def build_vae(config):
@@ -14,11 +15,12 @@ def build_vae(config):
     kwargs = model_kwargs(config)
     arch = kwargs.pop("arch")
     if arch == "template":
-        return VAE_Model(**kwargs)
+        return VAE_Model(**{key: value for key, value in kwargs.items() if key not in PYRAMID_ONLY})
     if arch == "pyramid":
         given = [f"--{key} {kwargs[key]}" for key, default in TEMPLATE_ONLY.items() if kwargs[key] != default]
         if given:
             raise UserInputError(f"{', '.join(given)}: only for --arch template (--arch pyramid has its own "
                                  "init and composites its output over the first frame)")
-        return PyramidVAE(**{key: kwargs[key] for key in ("F_dim", "L_dim", "N_dim", "D_out_dim")})
+        return PyramidVAE(**{key: kwargs[key] for key in ("F_dim", "L_dim", "N_dim", "D_out_dim")},
+                          anchor_mean=kwargs["anchor_mean"], anchor_attention=kwargs["anchor_attention"])
     raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")

@@ -35,7 +35,8 @@ GIF_FRAME_MS = 20
 FILL_MODES = ("repeat", "drop")
 
 # Flags that define the network: the evaluation scripts take them from the checkpoint.
-MODEL_KEYS = ("arch", "F_dim", "L_dim", "N_dim", "D_out_dim", "fix_leaky_relu", "output_mode", "init")
+MODEL_KEYS = ("arch", "F_dim", "L_dim", "N_dim", "D_out_dim", "fix_leaky_relu", "output_mode", "init",
+              "anchor_mean", "anchor_attention")
 
 # Documented presets: explicit flag values applied as defaults (flags given on the command line
 # still win). The template's own defaults are untouched.
@@ -52,11 +53,14 @@ PRESETS = {
         "num_epoch": 4, "partial": 1.0, "num_workers": 0, "per_save": 2,
         "tfr": 0.0,
     },
+    # The CPU recipe that draws the dancer from the pose (docs/quality.md): multi-scale networks,
+    # training clips with far anchors and faster motions.
     "cpu_pyramid": {
         "arch": "pyramid", "F_dim": 64, "L_dim": 32, "N_dim": 8, "D_out_dim": 96,
         "kl_reduction": "mean", "kl_anneal_type": "None",
-        "batch_size": 2, "train_vi_len": 16, "lr": 2e-3, "milestones": [],
-        "num_epoch": 4, "partial": 1.0, "num_workers": 0, "per_save": 2,
+        "batch_size": 2, "train_vi_len": 16, "anchor_gap": 400, "clip_stride": 3,
+        "lr": 2e-3, "milestones": [],
+        "num_epoch": 20, "partial": 1.0, "num_workers": 0, "per_save": 5,
         "tfr": 0.0,
     },
 }
@@ -167,7 +171,11 @@ def add_model_args(parser):
     group = parser.add_argument_group("model")
     group.add_argument("--arch", choices=ARCHS, default="template",
                        help="template: the course's full-resolution networks; pyramid: multi-scale networks "
-                            "(same wiring) that see the first frame and its pose and composite over frame 0")
+                            "(same wiring) that see the first frame and its pose")
+    group.add_argument("--anchor_mean", action=argparse.BooleanOptionalAction, default=True,
+                       help="--arch pyramid: the fusion also sees the first frame's features averaged over the frame")
+    group.add_argument("--anchor_attention", action=argparse.BooleanOptionalAction, default=True,
+                       help="--arch pyramid: the fusion also looks up the first frame where pose 0 matches pose t")
     group.add_argument("--F_dim", type=_positive_int, default=128)
     group.add_argument("--L_dim", type=_positive_int, default=32)
     group.add_argument("--N_dim", type=_latent_dim, default=12)

@@ -25,10 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import Z_MODES
 from .layers import ResidualBlock, conv1x1, conv3x3
 from .objective import reparameterize, soft_clamp_logvar
-from .vae import forcing_mask, scaled_init_
+from .vae import forcing_mask, latent_like, scaled_init_
 
 LEVELS = 3  # full, 1/2 and 1/4 resolution
 SCALE = 2 ** (LEVELS - 1)
@@ -107,22 +106,24 @@ class AnchorAttention(nn.Module):
 class PyramidFusion(nn.Module):
     """Coarsest features of (previous frame, pose t, first frame, pose 0) and z -> (N, D, H/4, W/4).
 
-    ``appearance``: also the first frame's features averaged over the frame (its colours, seen from
-    everywhere); ``attention``: also an :class:`AnchorAttention` lookup of the first frame.
+    ``anchor_mean``: also the first frame's features averaged over the frame (its colours, seen
+    from everywhere); ``anchor_attention``: also an :class:`AnchorAttention` lookup of the first frame.
     """
 
-    def __init__(self, frame_ch, pose_ch, n_dim, out_ch, appearance=True, attention=True):
+    def __init__(self, frame_ch, pose_ch, n_dim, out_ch, anchor_mean=True, anchor_attention=True):
         super().__init__()
-        in_ch = 2 * frame_ch + 2 * pose_ch + n_dim + frame_ch * (int(appearance) + int(attention))
-        self.appearance = appearance
-        self.attention = AnchorAttention(frame_ch + pose_ch, frame_ch + pose_ch, frame_ch, frame_ch) if attention else None
+        in_ch = 2 * frame_ch + 2 * pose_ch + n_dim + frame_ch * (int(anchor_mean) + int(anchor_attention))
+        self.anchor_mean = anchor_mean
+        self.attention = None
+        if anchor_attention:
+            self.attention = AnchorAttention(frame_ch + pose_ch, frame_ch + pose_ch, frame_ch, frame_ch)
         self.merge = nn.Sequential(conv1x1(in_ch, out_ch), _act())
         self.blocks = nn.Sequential(ResidualBlock(out_ch, out_ch, leaky_relu_slope=SLOPE),
                                     ResidualBlock(out_ch, out_ch, leaky_relu_slope=SLOPE))
 
     def forward(self, prev, pose, first, pose0, z):
         inputs = [prev, pose, first, pose0, z.to(prev.dtype)]
-        if self.appearance:
+        if self.anchor_mean:
             inputs.append(first.mean(dim=(-2, -1), keepdim=True).expand_as(first))
         if self.attention is not None:
             inputs.append(self.attention(torch.cat([pose, prev], dim=1), torch.cat([pose0, first], dim=1), first))
@@ -167,17 +168,18 @@ class PyramidVAE(nn.Module):
     Args (the template's width flags, read per level): F_dim, L_dim: channels of the frame and pose
     encoders at 1/4 resolution (half and a quarter of that above); N_dim: latent channels at 1/4
     resolution; D_out_dim: channels of the fusion at 1/4 resolution (the generator narrows to
-    D_out_dim / 2 and / 4 on the way up).
+    D_out_dim / 2 and / 4 on the way up); anchor_mean, anchor_attention: see :class:`PyramidFusion`.
     """
 
-    def __init__(self, F_dim=64, L_dim=32, N_dim=8, D_out_dim=96, appearance=True, attention=True):
+    def __init__(self, F_dim=64, L_dim=32, N_dim=8, D_out_dim=96, anchor_mean=True, anchor_attention=True):
         super().__init__()
         self.N_dim = N_dim
         self.frame_transformation = PyramidEncoder(3, F_dim)
         self.label_transformation = PyramidEncoder(3, L_dim)
         frame_w, pose_w = self.frame_transformation.widths, self.label_transformation.widths
         self.Gaussian_Predictor = PyramidGaussianPredictor(frame_w[-1], pose_w[-1], N_dim)
-        self.Decoder_Fusion = PyramidFusion(frame_w[-1], pose_w[-1], N_dim, D_out_dim, appearance, attention)
+        self.Decoder_Fusion = PyramidFusion(frame_w[-1], pose_w[-1], N_dim, D_out_dim, anchor_mean,
+                                            anchor_attention)
         skip_widths = [2 * f + 2 * p for f, p in zip(frame_w, pose_w)]
         self.Generator = PyramidGenerator(D_out_dim, skip_widths[:-1], D_out_dim)
         scaled_init_(self)
@@ -217,12 +219,7 @@ class PyramidVAE(nn.Module):
 
     def prior_z(self, batch_size, size, like, z_mode="prior", generator=None):
         """Latent of a rollout step for frames of ``size`` (H, W): N(0, I) (``prior``) or zeros."""
-        shape = (batch_size, self.N_dim, size[0] // SCALE, size[1] // SCALE)
-        if z_mode == "zero":
-            return torch.zeros(shape, device=like.device, dtype=like.dtype)
-        if z_mode == "prior":
-            return torch.randn(shape, device=like.device, dtype=like.dtype, generator=generator)
-        raise ValueError(f"z_mode must be one of {Z_MODES}, got {z_mode!r}")
+        return latent_like((batch_size, self.N_dim, size[0] // SCALE, size[1] // SCALE), like, z_mode, generator)
 
     # -- a rollout and the training pass ---------------------------------------------------------
     def rollout(self, first_frame, poses, z_mode="prior", generator=None, out=None):

@@ -120,12 +120,7 @@ class VAE_Model(nn.Module):
 
     def prior_z(self, batch_size, size, like, z_mode="prior", generator=None):
         """Latent for a rollout step: N(0, I) samples (``prior``) or zeros (``zero``)."""
-        shape = (batch_size, self.N_dim, *size)
-        if z_mode == "zero":
-            return torch.zeros(shape, device=like.device, dtype=like.dtype)
-        if z_mode == "prior":
-            return torch.randn(shape, device=like.device, dtype=like.dtype, generator=generator)
-        raise ValueError(f"z_mode must be one of {Z_MODES}, got {z_mode!r}")
+        return latent_like((batch_size, self.N_dim, *size), like, z_mode, generator)
 
     def rollout(self, first_frame, poses, z_mode="prior", generator=None, out=None):
         """Generate a video autoregressively from its first frame and its poses.
@@ -190,6 +185,15 @@ class VAE_Model(nn.Module):
                 prev_features = self.frame_transformation(prev_frame)
             preds.append(self.decode(prev_features, pose_features[:, t], z[:, t], prev_frame, frames[:, 0]))
         return torch.stack(preds, dim=1), mu, logvar
+
+
+def latent_like(shape, like, z_mode="prior", generator=None):
+    """A rollout's latent of ``shape`` on ``like``'s device and dtype: N(0, I) (``prior``) or zeros."""
+    if z_mode == "zero":
+        return torch.zeros(shape, device=like.device, dtype=like.dtype)
+    if z_mode == "prior":
+        return torch.randn(shape, device=like.device, dtype=like.dtype, generator=generator)
+    raise ValueError(f"z_mode must be one of {Z_MODES}, got {z_mode!r}")
 
 
 def forcing_mask(teacher_forcing, steps):

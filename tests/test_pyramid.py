@@ -45,33 +45,20 @@ def test_untrained_model_copies_the_first_frame():
     torch.testing.assert_close(out[:, 1:], expected)
 
 
-def test_batched_teacher_forced_pass_equals_step_by_step_decoding():
+@pytest.mark.parametrize("teacher_forcing", [True, False], ids=["forced (batched)", "free-running"])
+def test_training_pass_equals_decoding_step_by_step(teacher_forcing):
     model = trained_like(PyramidVAE(**WIDTHS))
     frames, poses = video()
     eps = torch.randn(2, 4, 4, 8, 16)
-    batched, mu, logvar = model(frames, poses, teacher_forcing=True, eps=eps)
-    anchor = model.anchor(frames[:, 0], poses[:, 0])
-    z = mu + torch.exp(0.5 * logvar) * eps
-    for t in range(4):
-        prev = model.encode(model.frame_transformation, frames[:, t])
-        pose = model.encode(model.label_transformation, poses[:, t + 1])
-        step = model.decode(prev, pose, z[:, t], anchor, frames[:, 0])
-        torch.testing.assert_close(batched[:, t], step, rtol=1e-5, atol=1e-6)
-
-
-def test_free_running_pass_feeds_back_its_own_frames():
-    model = trained_like(PyramidVAE(**WIDTHS))
-    frames, poses = video()
-    eps = torch.randn(2, 4, 4, 8, 16)
-    free, mu, logvar = model(frames, poses, teacher_forcing=False, eps=eps)
+    pred, mu, logvar = model(frames, poses, teacher_forcing=teacher_forcing, eps=eps)
     anchor = model.anchor(frames[:, 0], poses[:, 0])
     z = mu + torch.exp(0.5 * logvar) * eps
     frame = frames[:, 0]
     for t in range(4):
-        frame = model.decode(model.encode(model.frame_transformation, frame),
+        prev = frames[:, t] if teacher_forcing else frame  # free-running: its own previous frame
+        frame = model.decode(model.encode(model.frame_transformation, prev),
                              model.encode(model.label_transformation, poses[:, t + 1]), z[:, t], anchor, frames[:, 0])
-        torch.testing.assert_close(free[:, t], frame, rtol=1e-5, atol=1e-6)
-    assert not torch.allclose(free, model(frames, poses, teacher_forcing=True, eps=eps)[0])
+        torch.testing.assert_close(pred[:, t], frame, rtol=1e-5, atol=1e-6)
 
 
 def test_rollout_equals_repeated_decoding_and_uses_the_first_pose():
@@ -101,6 +88,8 @@ def test_build_vae_picks_the_architecture_and_refuses_template_only_flags():
     assert type(build_vae(parse_train_args(["--preset", "cpu_pyramid"]))) is PyramidVAE
     with pytest.raises(UserInputError, match="--output_mode anchored: only for --arch template"):
         build_vae(parse_train_args(["--arch", "pyramid", "--output_mode", "anchored"]))
+    plain = build_vae(parse_train_args(["--preset", "cpu_pyramid", "--no-anchor_mean", "--no-anchor_attention"]))
+    assert plain.Decoder_Fusion.attention is None and not plain.Decoder_Fusion.anchor_mean
     names = {name.split(".")[0] for name in PyramidVAE(**WIDTHS).state_dict()}
     assert names == {"frame_transformation", "label_transformation", "Gaussian_Predictor", "Decoder_Fusion",
                      "Generator"}  # the template's five networks, by name

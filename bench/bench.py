@@ -13,6 +13,7 @@ Sections (results in docs/performance.md):
              off (the headline: --tfr 0, the cpu_quick preset) and on, at the template's widths and
              the preset's: the template's frame-by-frame step (template layers) vs ours in fp32 and
              in bf16 (--amp auto: where the CPU/GPU runs it natively), variants interleaved
+  presets    the quick-start presets' own training step (cpu_quick, cpu_pyramid), fp32 and bf16
   profile    torch.profiler's top ops of our default step, teacher forcing off, per width
   allocator  our step in fresh processes with and without the glibc allocator thresholds
   rollout    5 test videos: template-style (template layers, one video, posterior computed) vs ours
@@ -45,9 +46,12 @@ from modules import runtime  # noqa: E402
 from modules.runtime import autocast_context  # noqa: E402
 from modules.objective import cvae_loss  # noqa: E402
 from template_reference import template_clip_loss, template_layers, template_rollout  # noqa: E402
+from modules.architectures import build_vae  # noqa: E402
+from modules.config import parse_train_args  # noqa: E402
 from modules.vae import VAE_Model  # noqa: E402
 
-SECTIONS = ("loader", "peak", "step", "profile", "allocator", "rollout", "memory")
+SECTIONS = ("loader", "peak", "step", "presets", "profile", "allocator", "rollout", "memory")
+QUICK_START_PRESETS = ("cpu_quick", "cpu_pyramid")
 TEMPLATE_WIDTHS = dict(F_dim=128, L_dim=32, N_dim=12, D_out_dim=192)
 # The cpu_quick preset's network (modules/config.py PRESETS): 16x cheaper per frame.
 PRESET_WIDTHS = dict(F_dim=32, L_dim=8, N_dim=4, D_out_dim=48)
@@ -238,6 +242,36 @@ def section_step(args, device):
     modes = (False,) if args.tf == "off" else (False, True)
     return {f"{widths_name}_tf_{'on' if tf else 'off'}": time_steps(args, device, WIDTHS[widths_name], tf)
             for widths_name in args.widths for tf in modes}
+
+
+def section_presets(args, device):
+    """The quick-start presets' own training step (their networks, B, T, KL reduction; free-running),
+    fp32 and, when --amp gives one, the autocast dtype: what `Trainer.py --preset P` runs per batch."""
+    variants = {}
+    for preset in QUICK_START_PRESETS:
+        cfg = parse_train_args(["--preset", preset])
+        torch.manual_seed(0)
+        model = build_vae(cfg).to(device)
+        if device.type == "cpu":
+            model.to(memory_format=torch.channels_last)
+        g = torch.Generator().manual_seed(1)
+        frames, poses = (torch.rand(cfg.batch_size, cfg.train_vi_len, 3, H, W, generator=g).to(device) for _ in "fp")
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
+        for amp in ("none", args.amp) if args.amp != "none" else ("none",):
+            def step(model=model, optimizer=optimizer, frames=frames, poses=poses, amp=amp, cfg=cfg):
+                optimizer.zero_grad(set_to_none=True)
+                with autocast_context(device, amp):
+                    pred, mu, logvar = model(frames, poses, False)
+                cvae_loss(pred, frames[:, 1:], mu, logvar, 1.0, cfg.kl_reduction)["loss"].backward()
+                optimizer.step()
+            variants[f"{preset}, {'fp32' if amp == 'none' else amp}"] = step
+    load_before = load1()
+    times = interleaved(variants, args.repeats + 2, warmup=1, device=device)
+    base = times[f"{QUICK_START_PRESETS[0]}, fp32"]
+    print(f"\n## quick-start presets: one training step (free-running), load {load_before:.2f} -> {load1():.2f}")
+    table(["variant", "s/step", f"vs {QUICK_START_PRESETS[0]} fp32"],
+          [[name, f"{t:.3f}", f"{base / t:.2f}x"] for name, t in times.items()])
+    return times
 
 
 def section_profile(args, device):
@@ -473,6 +507,8 @@ def main(argv=None):
             results["peak"] = section_peak(args, device)
         elif section == "step":
             results["step"] = section_step(args, device)
+        elif section == "presets":
+            results["presets"] = section_presets(args, device)
         elif section == "profile":
             results["profile"] = section_profile(args, device)
         elif section == "allocator":

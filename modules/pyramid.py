@@ -110,7 +110,7 @@ class PyramidFusion(nn.Module):
     from everywhere); ``anchor_attention``: also an :class:`AnchorAttention` lookup of the first frame.
     """
 
-    def __init__(self, frame_ch, pose_ch, n_dim, out_ch, anchor_mean=True, anchor_attention=True):
+    def __init__(self, frame_ch, pose_ch, n_dim, out_ch, anchor_mean=True, anchor_attention=False):
         super().__init__()
         in_ch = 2 * frame_ch + 2 * pose_ch + n_dim + frame_ch * (int(anchor_mean) + int(anchor_attention))
         self.anchor_mean = anchor_mean
@@ -171,7 +171,7 @@ class PyramidVAE(nn.Module):
     D_out_dim / 2 and / 4 on the way up); anchor_mean, anchor_attention: see :class:`PyramidFusion`.
     """
 
-    def __init__(self, F_dim=64, L_dim=32, N_dim=8, D_out_dim=96, anchor_mean=True, anchor_attention=True):
+    def __init__(self, F_dim=64, L_dim=32, N_dim=8, D_out_dim=96, anchor_mean=True, anchor_attention=False):
         super().__init__()
         self.N_dim = N_dim
         self.frame_transformation = PyramidEncoder(3, F_dim)

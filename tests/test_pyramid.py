@@ -45,9 +45,10 @@ def test_untrained_model_copies_the_first_frame():
     torch.testing.assert_close(out[:, 1:], expected)
 
 
+@pytest.mark.parametrize("attention", [False, True], ids=["", "attention"])
 @pytest.mark.parametrize("teacher_forcing", [True, False], ids=["forced (batched)", "free-running"])
-def test_training_pass_equals_decoding_step_by_step(teacher_forcing):
-    model = trained_like(PyramidVAE(**WIDTHS))
+def test_training_pass_equals_decoding_step_by_step(teacher_forcing, attention):
+    model = trained_like(PyramidVAE(**WIDTHS, anchor_attention=attention))
     frames, poses = video()
     eps = torch.randn(2, 4, 4, 8, 16)
     pred, mu, logvar = model(frames, poses, teacher_forcing=teacher_forcing, eps=eps)
@@ -62,7 +63,7 @@ def test_training_pass_equals_decoding_step_by_step(teacher_forcing):
 
 
 def test_rollout_equals_repeated_decoding_and_uses_the_first_pose():
-    model = trained_like(PyramidVAE(**WIDTHS)).eval()
+    model = trained_like(PyramidVAE(**WIDTHS, anchor_attention=True)).eval()
     frames, poses = video(length=4)
     with torch.no_grad():
         out = model.rollout(frames[:, 0], poses, z_mode="zero")
@@ -88,8 +89,9 @@ def test_build_vae_picks_the_architecture_and_refuses_template_only_flags():
     assert type(build_vae(parse_train_args(["--preset", "cpu_pyramid"]))) is PyramidVAE
     with pytest.raises(UserInputError, match="--output_mode anchored: only for --arch template"):
         build_vae(parse_train_args(["--arch", "pyramid", "--output_mode", "anchored"]))
-    plain = build_vae(parse_train_args(["--preset", "cpu_pyramid", "--no-anchor_mean", "--no-anchor_attention"]))
+    plain = build_vae(parse_train_args(["--preset", "cpu_pyramid", "--no-anchor_mean"]))
     assert plain.Decoder_Fusion.attention is None and not plain.Decoder_Fusion.anchor_mean
+    assert build_vae(parse_train_args(["--arch", "pyramid", "--anchor_attention"])).Decoder_Fusion.attention
     names = {name.split(".")[0] for name in PyramidVAE(**WIDTHS).state_dict()}
     assert names == {"frame_transformation", "label_transformation", "Gaussian_Predictor", "Decoder_Fusion",
                      "Generator"}  # the template's five networks, by name

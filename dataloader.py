@@ -253,8 +253,7 @@ def video_starts(frames, factor=CUT_FACTOR):
     which for picking an anchor frame is harmless."""
     if len(frames) < 3:
         return [0]
-    change = torch.stack([(frames[t + 1].float() - frames[t].float()).abs().mean()
-                          for t in range(len(frames) - 1)])
+    change = (frames[1:].float() - frames[:-1].float()).abs().mean(dim=(1, 2, 3))
     cuts = torch.nonzero(change > factor * change.median().clamp_min(1.0)).flatten() + 1
     return [0, *cuts.tolist()]
 

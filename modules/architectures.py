@@ -20,7 +20,7 @@ def build_vae(config):
         given = [f"--{key} {kwargs[key]}" for key, default in TEMPLATE_ONLY.items() if kwargs[key] != default]
         if given:
             raise UserInputError(f"{', '.join(given)}: only for --arch template (--arch pyramid has its own "
-                                 "init and composites its output over the first frame)")
+                                 "init and anchors its output on the first frame)")
         return PyramidVAE(**{key: kwargs[key] for key in ("F_dim", "L_dim", "N_dim", "D_out_dim")},
                           anchor_mean=kwargs["anchor_mean"], anchor_attention=kwargs["anchor_attention"])
     raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")

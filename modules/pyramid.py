@@ -27,13 +27,11 @@ from torch import nn
 
 from .layers import ResidualBlock, conv1x1, conv3x3
 from .objective import reparameterize, soft_clamp_logvar
-from .vae import POSE_CHUNK, forcing_mask, latent_like, scaled_init_
+from .vae import POSE_CHUNK, anchored_output, forcing_mask, latent_like, scaled_init_
 
 LEVELS = 3  # full, 1/2 and 1/4 resolution
 SCALE = 2 ** (LEVELS - 1)
 SLOPE = 0.01
-# Frames are clamped away from 0 and 1 before the logit of the anchored output (as in VAE_Model).
-LOGIT_EPS = 1e-3
 
 
 def _act():
@@ -187,11 +185,10 @@ class PyramidVAE(nn.Module):
     # -- the parts ---------------------------------------------------------------------------
     def encode(self, network, video):
         """(B, T, 3, H, W) or (B, 3, H, W) -> list of per-level features with the same leading dims."""
+        _check_size(video)
         if video.dim() == 4:
-            _check_size(video)
             return network(video)
         batch, length = video.shape[:2]
-        _check_size(video)
         features = network(video.reshape(batch * length, *video.shape[2:]))
         return [f.reshape(batch, length, *f.shape[1:]) for f in features]
 
@@ -209,8 +206,7 @@ class PyramidVAE(nn.Module):
         first, pose0 = anchor
         fused = self.Decoder_Fusion(prev[-1], pose[-1], first[-1], pose0[-1], z)
         skips = [torch.cat(parts, dim=1) for parts in zip(prev[:-1], pose[:-1], first[:-1], pose0[:-1])]
-        change = self.Generator(fused, skips).float()
-        return torch.sigmoid(torch.logit(first_frame.float().clamp(LOGIT_EPS, 1 - LOGIT_EPS)) + change)
+        return anchored_output(self.Generator(fused, skips).float(), first_frame.float())
 
     def anchor(self, first_frame, first_pose):
         return (self.encode(self.frame_transformation, first_frame),

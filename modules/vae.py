@@ -15,7 +15,7 @@ from .objective import reparameterize, soft_clamp_logvar
 # test poses at once would hold ~3 GB of activations at the template's widths).
 POSE_CHUNK = 64
 # Frames are clamped away from 0 and 1 before the logit of the residual/anchored output paths.
-_LOGIT_EPS = 1e-3
+LOGIT_EPS = 1e-3
 
 
 class VAE_Model(nn.Module):
@@ -94,7 +94,7 @@ class VAE_Model(nn.Module):
                             prev_features, pose_features, z)
         base = {"residual": prev_frames, "anchored": first_frames}.get(self.output_mode)
         if base is not None:
-            logits = logits + torch.logit(base.clamp(_LOGIT_EPS, 1 - _LOGIT_EPS))
+            return anchored_output(logits, base)
         return torch.sigmoid(logits)
 
     # -- one step and a rollout ----------------------------------------------------------------
@@ -185,6 +185,11 @@ class VAE_Model(nn.Module):
                 prev_features = self.frame_transformation(prev_frame)
             preds.append(self.decode(prev_features, pose_features[:, t], z[:, t], prev_frame, frames[:, 0]))
         return torch.stack(preds, dim=1), mu, logvar
+
+
+def anchored_output(change, base):
+    """``sigmoid(logit(base) + change)``: frames that start as ``base`` (for a zero change)."""
+    return torch.sigmoid(torch.logit(base.clamp(LOGIT_EPS, 1 - LOGIT_EPS)) + change)
 
 
 def latent_like(shape, like, z_mode="prior", generator=None):

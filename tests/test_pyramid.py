@@ -5,8 +5,8 @@ import torch
 from modules.architectures import build_vae
 from modules.config import parse_train_args
 from modules.errors import UserInputError
-from modules.pyramid import LOGIT_EPS, PyramidVAE
-from modules.vae import VAE_Model
+from modules.pyramid import PyramidVAE
+from modules.vae import LOGIT_EPS, VAE_Model
 
 WIDTHS = dict(F_dim=16, L_dim=8, N_dim=4, D_out_dim=16)
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import torch
 
+from ..architectures import build_vae
 from ..checkpoint import load_checkpoint, load_model_weights
 from ..config import MODEL_KEYS, take_model_flags
 from ..errors import UserInputError
 from ..runtime import resolve_device
-from ..architectures import build_vae
 
 
 def load_inference_model(cfg):

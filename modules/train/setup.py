@@ -6,11 +6,11 @@ import random
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
+from ..architectures import build_vae
 from ..checkpoint import load_checkpoint, load_model_weights, rng_state, set_rng_state
 from ..config import take_model_flags
 from ..runtime import channels_last_for, resolve_device
 from ..schedules import partial_for_epoch
-from ..architectures import build_vae
 from . import distributed
 
 

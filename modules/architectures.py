@@ -7,7 +7,7 @@ from .vae import VAE_Model
 
 # Flags of the template networks that PyramidVAE has no use for, with their template defaults.
 TEMPLATE_ONLY = {"fix_leaky_relu": False, "output_mode": "template", "init": "default"}
-PYRAMID_ONLY = ("anchor_mean", "anchor_attention")  # ignored by --arch template
+PYRAMID_ONLY = ("anchor_mean", "anchor_attention", "output_head")  # ignored by --arch template
 
 
 def build_vae(config):
@@ -15,6 +15,9 @@ def build_vae(config):
     kwargs = model_kwargs(config)
     arch = kwargs.pop("arch")
     if arch == "template":
+        if kwargs["output_head"] != "anchored":
+            raise UserInputError(f"--output_head {kwargs['output_head']}: only for --arch pyramid (--arch template "
+                                 "has --output_mode)")
         return VAE_Model(**{key: value for key, value in kwargs.items() if key not in PYRAMID_ONLY})
     if arch == "pyramid":
         given = [f"--{key} {kwargs[key]}" for key, default in TEMPLATE_ONLY.items() if kwargs[key] != default]
@@ -22,5 +25,6 @@ def build_vae(config):
             raise UserInputError(f"{', '.join(given)}: only for --arch template (--arch pyramid has its own "
                                  "init and anchors its output on the first frame)")
         return PyramidVAE(**{key: kwargs[key] for key in ("F_dim", "L_dim", "N_dim", "D_out_dim")},
-                          anchor_mean=kwargs["anchor_mean"], anchor_attention=kwargs["anchor_attention"])
+                          anchor_mean=kwargs["anchor_mean"], anchor_attention=kwargs["anchor_attention"],
+                          output_head=kwargs["output_head"])
     raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")

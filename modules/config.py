@@ -10,7 +10,7 @@ import argparse
 import math
 from pathlib import Path
 
-from .schedules import KL_ANNEAL_TYPES, TF_FLIP_MODES
+from .schedules import KL_ANNEAL_TYPES, LR_SCHEDULES, TF_FLIP_MODES
 
 # The course's fixed sizes: frames are 3 x FRAME_H x FRAME_W, validation and test videos VIDEO_LEN
 # frames long (the flags below default to them).
@@ -22,6 +22,7 @@ FRAME_SHAPE = (3, FRAME_H, FRAME_W)
 ARCHS = ("template", "pyramid")
 TRAIN_AMP_DEFAULT = "auto"
 OUTPUT_MODES = ("template", "residual", "anchored")
+OUTPUT_HEADS = ("anchored", "composite")
 INIT_MODES = ("default", "scaled")
 Z_MODES = ("prior", "zero")
 AMP_MODES = ("none", "bf16", "fp16", "auto")
@@ -36,7 +37,7 @@ FILL_MODES = ("repeat", "drop")
 
 # Flags that define the network: the evaluation scripts take them from the checkpoint.
 MODEL_KEYS = ("arch", "F_dim", "L_dim", "N_dim", "D_out_dim", "fix_leaky_relu", "output_mode", "init",
-              "anchor_mean", "anchor_attention")
+              "anchor_mean", "anchor_attention", "output_head")
 
 # Documented presets: explicit flag values applied as defaults (flags given on the command line
 # still win). The template's own defaults are untouched.
@@ -177,6 +178,10 @@ def add_model_args(parser):
     group.add_argument("--anchor_attention", action=argparse.BooleanOptionalAction, default=False,
                        help="--arch pyramid: the fusion also looks up the first frame where pose 0 matches pose t "
                             "(measured: no gain in 8 epochs)")
+    group.add_argument("--output_head", choices=OUTPUT_HEADS, default="anchored",
+                       help="--arch pyramid: anchored: sigmoid(logit(first frame) + change); composite: a per-pixel "
+                            "selection among the first frame, the first frame warped by a predicted flow and a "
+                            "generated image (docs/quality.md)")
     group.add_argument("--F_dim", type=_positive_int, default=128)
     group.add_argument("--L_dim", type=_positive_int, default=32)
     group.add_argument("--N_dim", type=_latent_dim, default=12)
@@ -207,7 +212,21 @@ def add_training_args(parser):
                        help="MultiStepLR epochs (template: 2 5, which leaves lr at 1e-5 from epoch 5 "
                             "on and is the usual reason runs stall); give none for a constant lr")
     group.add_argument("--gamma", type=_positive, default=0.1, help="MultiStepLR factor")
+    group.add_argument("--lr_schedule", choices=LR_SCHEDULES, default="step",
+                       help="step: the template's MultiStepLR (--milestones, --gamma), once per epoch; cosine: set "
+                            "every batch, a linear warm-up over --lr_warmup epochs, then a half cosine to "
+                            "--lr_final x --lr over the KL schedule's epochs (--schedule_epochs)")
+    group.add_argument("--lr_warmup", type=_non_negative, default=0.0, help="--lr_schedule cosine: warm-up epochs "
+                       "(fractions allowed)")
+    group.add_argument("--lr_final", type=_probability, default=0.01,
+                       help="--lr_schedule cosine: the last learning rate, as a fraction of --lr")
+    group.add_argument("--val_every", type=_positive_int, default=1, metavar="K",
+                       help="validate (630-frame rollout, GIF, best.pt) every K epochs and after the last one; "
+                            "the epochs between write metrics without val figures and last.pt")
     group.add_argument("--clip_grad", type=_non_negative, default=1.0, help="max grad norm; 0 = off")
+    group.add_argument("--candidate_loss", type=_non_negative, default=1.0,
+                       help="--output_head composite: weight of the MSE of the warped and generated candidates "
+                            "themselves, so both stay whole images before the selection uses them")
     group.add_argument("--test", action="store_true", help="only validate the --ckpt_path model")
     group.add_argument("--store_visualization", action="store_true",
                        help="also save a GIF of the validation rollout every epoch (default: best and last)")

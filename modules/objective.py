@@ -47,6 +47,17 @@ def mse_per_frame(pred, target):
     return (pred.float() - target.float()).pow(2).mean(dim=(0, 2, 3, 4))
 
 
+def candidate_loss(parts, target, weight):
+    """``terms`` of :func:`cvae_loss` for a composite output head's candidate images themselves:
+    ``weight * sum_t (mse(warped_t) + mse(scratch_t))`` (as vid2vid's loss on its generated branch),
+    so the candidates learn where the selection does not use them yet. ``parts``: the model's
+    (B, T, 3, H, W) ``warped`` and ``scratch``; returns a scalar tensor (0 without them)."""
+    names = [name for name in ("warped", "scratch") if name in parts]
+    if not names or weight == 0:
+        return target.new_zeros(())
+    return weight * sum(mse_per_frame(parts[name], target).sum() for name in names)
+
+
 def cvae_loss(pred, target, mu, logvar, beta, kl_reduction="sum"):
     """Loss of one clip, summed over its predicted frames as the course report does.
 

@@ -25,9 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .composite import make_head
 from .layers import ResidualBlock, conv1x1, conv3x3
 from .objective import reparameterize, soft_clamp_logvar
-from .vae import POSE_CHUNK, anchored_output, forcing_mask, latent_like, scaled_init_
+from .vae import POSE_CHUNK, forcing_mask, latent_like, scaled_init_
 
 LEVELS = 3  # full, 1/2 and 1/4 resolution
 SCALE = 2 ** (LEVELS - 1)
@@ -128,12 +129,13 @@ class PyramidFusion(nn.Module):
 
 
 class PyramidGenerator(nn.Module):
-    """Fused coarse features + per-level skips -> the change of the output logits (N, 3, H, W).
+    """Fused coarse features + per-level skips + the first frame -> (frame (N, 3, H, W), parts).
 
-    ``skip_widths[k]``: channels of the skip features concatenated in at level k (k < LEVELS - 1).
+    ``skip_widths[k]``: channels of the skip features concatenated in at level k (k < LEVELS - 1);
+    ``head``: the output head (:mod:`modules.composite`), whose ``parts`` are returned as they are.
     """
 
-    def __init__(self, in_ch, skip_widths, width):
+    def __init__(self, in_ch, skip_widths, width, head="anchored"):
         super().__init__()
         widths = level_widths(width)
         self.merges = nn.ModuleList()
@@ -143,20 +145,18 @@ class PyramidGenerator(nn.Module):
             self.merges.append(nn.Sequential(conv1x1(below + skip_widths[k], widths[k]), _act()))
             self.blocks.append(ResidualBlock(widths[k], widths[k], leaky_relu_slope=SLOPE))
             below = widths[k]
-        self.head = conv3x3(below, 3)
-        self.reset_head()
+        self.head = make_head(head, below, in_ch)
 
     def reset_head(self):
-        """A zero change: the output starts as the first frame."""
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        """The head's start: the output is (close to) the first frame."""
+        self.head.reset()
 
-    def forward(self, fused, skips):
+    def forward(self, fused, skips, first_frame):
         h = fused
         for merge, block, skip in zip(self.merges, self.blocks, reversed(skips)):
             h = F.interpolate(h, scale_factor=2, mode="nearest")
             h = block(merge(torch.cat([h, skip], dim=1)))
-        return self.head(h)
+        return self.head(h, fused, first_frame)
 
 
 class PyramidVAE(nn.Module):
@@ -165,10 +165,12 @@ class PyramidVAE(nn.Module):
     Args (the template's width flags, read per level): F_dim, L_dim: channels of the frame and pose
     encoders at 1/4 resolution (half and a quarter of that above); N_dim: latent channels at 1/4
     resolution; D_out_dim: channels of the fusion at 1/4 resolution (the generator narrows to
-    D_out_dim / 2 and / 4 on the way up); anchor_mean, anchor_attention: see :class:`PyramidFusion`.
+    D_out_dim / 2 and / 4 on the way up); anchor_mean, anchor_attention: see :class:`PyramidFusion`;
+    output_head: ``anchored`` or ``composite`` (:mod:`modules.composite`).
     """
 
-    def __init__(self, F_dim=64, L_dim=32, N_dim=8, D_out_dim=96, anchor_mean=True, anchor_attention=False):
+    def __init__(self, F_dim=64, L_dim=32, N_dim=8, D_out_dim=96, anchor_mean=True, anchor_attention=False,
+                 output_head="anchored"):
         super().__init__()
         self.N_dim = N_dim
         self.frame_transformation = PyramidEncoder(3, F_dim)
@@ -178,7 +180,7 @@ class PyramidVAE(nn.Module):
         self.Decoder_Fusion = PyramidFusion(frame_w[-1], pose_w[-1], N_dim, D_out_dim, anchor_mean,
                                             anchor_attention)
         skip_widths = [2 * f + 2 * p for f, p in zip(frame_w, pose_w)]
-        self.Generator = PyramidGenerator(D_out_dim, skip_widths[:-1], D_out_dim)
+        self.Generator = PyramidGenerator(D_out_dim, skip_widths[:-1], D_out_dim, head=output_head)
         scaled_init_(self)
         self.Generator.reset_head()
 
@@ -202,11 +204,12 @@ class PyramidVAE(nn.Module):
 
     def decode(self, prev, pose, z, anchor, first_frame):
         """One step for a (N, ...) batch: feature lists of the previous frame and pose t, the latent,
-        ``anchor`` = feature lists of (first frame, pose 0), and the first frame (N, 3, H, W)."""
+        ``anchor`` = feature lists of (first frame, pose 0), and the first frame (N, 3, H, W).
+        Returns (frame (N, 3, H, W) float32, the output head's parts: {} or (N, ...) tensors)."""
         first, pose0 = anchor
         fused = self.Decoder_Fusion(prev[-1], pose[-1], first[-1], pose0[-1], z)
         skips = [torch.cat(parts, dim=1) for parts in zip(prev[:-1], pose[:-1], first[:-1], pose0[:-1])]
-        return anchored_output(self.Generator(fused, skips).float(), first_frame.float())
+        return self.Generator(fused, skips, first_frame)
 
     def anchor(self, first_frame, first_pose):
         return (self.encode(self.frame_transformation, first_frame),
@@ -232,13 +235,14 @@ class PyramidVAE(nn.Module):
                 chunk = self.encode(self.label_transformation, poses[:, t:t + POSE_CHUNK])
             pose = [f[:, (t - 1) % POSE_CHUNK] for f in chunk]
             z = self.prior_z(batch, frame.shape[-2:], frame, z_mode, generator)
-            frame = self.decode(self.encode(self.frame_transformation, frame), pose, z, anchor, first_frame)
+            frame, _ = self.decode(self.encode(self.frame_transformation, frame), pose, z, anchor, first_frame)
             out[:, t] = frame.to(out.dtype)
         return out
 
-    def forward(self, frames, poses, teacher_forcing, eps=None):
+    def forward(self, frames, poses, teacher_forcing, eps=None, with_parts=False):
         """Training pass over a clip; arguments and returns as :meth:`modules.vae.VAE_Model.forward`
-        (mu, logvar are (B, T-1, N_dim, H/4, W/4))."""
+        (mu, logvar are (B, T-1, N_dim, H/4, W/4)); ``with_parts``: also return the output head's
+        parts, each (B, T-1, ...) (:mod:`modules.composite`; {} for the anchored head)."""
         steps = frames.shape[1] - 1
         forced = forcing_mask(teacher_forcing, steps)
         frame_features = self.encode(self.frame_transformation, frames)
@@ -247,15 +251,22 @@ class PyramidVAE(nn.Module):
         z = reparameterize(mu, logvar, eps)
         anchor = ([f[:, 0] for f in frame_features], [f[:, 0] for f in pose_features])
         if all(forced):
-            return self._decode_teacher_forced(frame_features, pose_features, z, anchor, frames[:, 0]), mu, logvar
-        preds = []
-        for t in range(steps):
+            pred, parts = self._decode_teacher_forced(frame_features, pose_features, z, anchor, frames[:, 0])
+        else:
+            pred, parts = self._decode_free_running(frame_features, pose_features, z, anchor, frames[:, 0], forced)
+        return (pred, mu, logvar, parts) if with_parts else (pred, mu, logvar)
+
+    def _decode_free_running(self, frame_features, pose_features, z, anchor, first_frame, forced):
+        """Step after step; where not ``forced``, from the model's own previous frame."""
+        steps = []
+        for t in range(z.shape[1]):
             if forced[t] or t == 0:
                 prev = [f[:, t] for f in frame_features]
             else:
-                prev = self.encode(self.frame_transformation, preds[-1])
-            preds.append(self.decode(prev, [f[:, t + 1] for f in pose_features], z[:, t], anchor, frames[:, 0]))
-        return torch.stack(preds, dim=1), mu, logvar
+                prev = self.encode(self.frame_transformation, steps[-1][0])
+            steps.append(self.decode(prev, [f[:, t + 1] for f in pose_features], z[:, t], anchor, first_frame))
+        frames, parts = zip(*steps)
+        return torch.stack(frames, dim=1), {key: torch.stack([p[key] for p in parts], dim=1) for key in parts[0]}
 
     def _decode_teacher_forced(self, frame_features, pose_features, z, anchor, first_frame):
         """Every step at once: the (B, T-1) steps folded into one batch."""
@@ -267,10 +278,13 @@ class PyramidVAE(nn.Module):
         def repeat(features):
             return [f.repeat_interleave(steps, dim=0) for f in features]
 
-        pred = self.decode(fold(frame_features, slice(0, steps)), fold(pose_features, slice(1, steps + 1)),
-                           z.reshape(batch * steps, *z.shape[2:]), (repeat(anchor[0]), repeat(anchor[1])),
-                           first_frame.repeat_interleave(steps, dim=0))
-        return pred.reshape(batch, steps, *pred.shape[1:])
+        def unfold(x):
+            return x.reshape(batch, steps, *x.shape[1:])
+
+        pred, parts = self.decode(fold(frame_features, slice(0, steps)), fold(pose_features, slice(1, steps + 1)),
+                                  z.reshape(batch * steps, *z.shape[2:]), (repeat(anchor[0]), repeat(anchor[1])),
+                                  first_frame.repeat_interleave(steps, dim=0))
+        return unfold(pred), {key: unfold(value) for key, value in parts.items()}
 
 
 def _check_size(video):

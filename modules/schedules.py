@@ -1,8 +1,24 @@
 """Per-epoch schedules as pure functions of the epoch: resume needs nothing but the epoch."""
+import math
+
 import numpy as np
 
 KL_ANNEAL_TYPES = ("Cyclical", "Monotonic", "None")
 TF_FLIP_MODES = ("epoch", "batch", "frame")
+LR_SCHEDULES = ("step", "cosine")
+
+
+def cosine_lr_factor(progress, num_epoch, warmup=0.0, final=0.01):
+    """The ``--lr_schedule cosine`` multiplier of the learning rate after ``progress`` epochs
+    (fractional: epoch + batch / batches per epoch) of a ``num_epoch``-epoch schedule: a linear
+    warm-up from 0 over the first ``warmup`` epochs, then half a cosine from 1 down to ``final``;
+    ``final`` after the schedule ends."""
+    if progress < warmup:
+        return progress / warmup
+    span = num_epoch - warmup
+    if span <= 0 or progress >= num_epoch:
+        return final
+    return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * (progress - warmup) / span))
 
 
 def linear_cyclical_schedule(num_epochs, n_cycle=1, ratio=1.0, start=0.0, stop=1.0):

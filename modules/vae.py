@@ -151,7 +151,7 @@ class VAE_Model(nn.Module):
         return out
 
     # -- training pass -------------------------------------------------------------------------
-    def forward(self, frames, poses, teacher_forcing, eps=None):
+    def forward(self, frames, poses, teacher_forcing, eps=None, with_parts=False):
         """Training pass over a clip, predicting frames 1..T-1 with posterior latents.
 
         Args:
@@ -160,7 +160,8 @@ class VAE_Model(nn.Module):
                 step t starts from ground-truth frame t-1, else from the model's own frame t-1.
             eps: optional (B, T-1, N, H, W) noise for the reparameterisation (tests pass it to
                 compare formulations); drawn from N(0, I) otherwise.
-        Returns: (pred (B, T-1, 3, H, W), mu, logvar (B, T-1, N, H, W)).
+            with_parts: also return the output's parts (as PyramidVAE does): {} here.
+        Returns: (pred (B, T-1, 3, H, W), mu, logvar (B, T-1, N, H, W)) [+ parts].
 
         Every ground-truth frame is encoded once (it is both step t's posterior target and step
         t+1's teacher-forced input), poses and posteriors of the whole clip are computed in
@@ -175,16 +176,21 @@ class VAE_Model(nn.Module):
         z = reparameterize(mu, logvar, eps)
         if all(forced):
             pred = self.decode(frame_features[:, :-1], pose_features, z, frames[:, :-1], frames[:, :1])
-            return pred, mu, logvar
+        else:
+            pred = self._decode_free_running(frames, frame_features, pose_features, z, forced)
+        return (pred, mu, logvar, {}) if with_parts else (pred, mu, logvar)
+
+    def _decode_free_running(self, frames, frame_features, pose_features, z, forced):
+        """Step after step; where not ``forced``, from the model's own previous frame."""
         preds = []
-        for t in range(steps):
+        for t in range(z.shape[1]):
             if forced[t] or t == 0:
                 prev_frame, prev_features = frames[:, t], frame_features[:, t]
             else:
                 prev_frame = preds[-1]
                 prev_features = self.frame_transformation(prev_frame)
             preds.append(self.decode(prev_features, pose_features[:, t], z[:, t], prev_frame, frames[:, 0]))
-        return torch.stack(preds, dim=1), mu, logvar
+        return torch.stack(preds, dim=1)
 
 
 def anchored_output(change, base):

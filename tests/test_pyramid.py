@@ -45,21 +45,26 @@ def test_untrained_model_copies_the_first_frame():
     torch.testing.assert_close(out[:, 1:], expected)
 
 
-@pytest.mark.parametrize("attention", [False, True], ids=["", "attention"])
+@pytest.mark.parametrize("head,attention", [("anchored", False), ("anchored", True), ("composite", False)],
+                         ids=["", "attention", "composite"])
 @pytest.mark.parametrize("teacher_forcing", [True, False], ids=["forced (batched)", "free-running"])
-def test_training_pass_equals_decoding_step_by_step(teacher_forcing, attention):
-    model = trained_like(PyramidVAE(**WIDTHS, anchor_attention=attention))
+def test_training_pass_equals_decoding_step_by_step(teacher_forcing, head, attention):
+    model = trained_like(PyramidVAE(**WIDTHS, anchor_attention=attention, output_head=head))
     frames, poses = video()
     eps = torch.randn(2, 4, 4, 8, 16)
-    pred, mu, logvar = model(frames, poses, teacher_forcing=teacher_forcing, eps=eps)
+    pred, mu, logvar, parts = model(frames, poses, teacher_forcing=teacher_forcing, eps=eps, with_parts=True)
     anchor = model.anchor(frames[:, 0], poses[:, 0])
     z = mu + torch.exp(0.5 * logvar) * eps
     frame = frames[:, 0]
     for t in range(4):
         prev = frames[:, t] if teacher_forcing else frame  # free-running: its own previous frame
-        frame = model.decode(model.encode(model.frame_transformation, prev),
-                             model.encode(model.label_transformation, poses[:, t + 1]), z[:, t], anchor, frames[:, 0])
+        frame, step_parts = model.decode(model.encode(model.frame_transformation, prev),
+                                         model.encode(model.label_transformation, poses[:, t + 1]), z[:, t], anchor,
+                                         frames[:, 0])
         torch.testing.assert_close(pred[:, t], frame, rtol=1e-5, atol=1e-6)
+        assert step_parts.keys() == parts.keys()
+        for key, value in step_parts.items():
+            torch.testing.assert_close(parts[key][:, t], value, rtol=1e-5, atol=1e-5)
 
 
 def test_rollout_equals_repeated_decoding_and_uses_the_first_pose():
@@ -71,8 +76,8 @@ def test_rollout_equals_repeated_decoding_and_uses_the_first_pose():
         frame = frames[:, 0]
         for t in range(1, 4):
             z = torch.zeros(2, 4, 8, 16)
-            frame = model.decode(model.encode(model.frame_transformation, frame),
-                                 model.encode(model.label_transformation, poses[:, t]), z, anchor, frames[:, 0])
+            frame, _ = model.decode(model.encode(model.frame_transformation, frame),
+                                    model.encode(model.label_transformation, poses[:, t]), z, anchor, frames[:, 0])
             torch.testing.assert_close(out[:, t], frame)
         other = poses.clone()
         other[:, 0] = 0

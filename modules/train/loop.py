@@ -21,7 +21,8 @@ from ..errors import UserInputError
 from ..eval.inference import default_output_dir
 from ..eval.media import save_gif
 from ..eval.rollout import require_finite, rollout_and_score
-from ..objective import cvae_loss
+from ..composite import diagnostics, selection_stats
+from ..objective import candidate_loss, cvae_loss
 from ..runtime import autocast_context
 from ..schedules import kl_beta, teacher_forcing_ratio
 from . import distributed
@@ -29,7 +30,7 @@ from .plots import plot_training_curves
 from .report import next_steps, start_message
 from .runfolder import claimed_run_folder
 from .runlog import COLUMNS, Run, append_metrics, default_save_root
-from .setup import make_grad_scaler, prepare, seed_epoch, train_loader_for_epoch, training_state
+from .setup import batch_lr, make_grad_scaler, prepare, seed_epoch, train_loader_for_epoch, training_state
 from .tensorboard import LOG_DIR, NoLog, check_requested, open_log
 
 
@@ -59,16 +60,19 @@ def forced_share(coin):
 
 
 # -- one epoch of training, one validation rollout -------------------------------------------------
-def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, desc="train", scaler=None):
-    """Train over ``loader`` once. Returns the epoch means of loss, recon, kl and the share of
-    teacher-forced steps. Raises NonFiniteLossError before stepping on a NaN/inf loss.
+def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, desc="train", scaler=None, lr_at=None):
+    """Train over ``loader`` once. Returns the epoch means of loss, recon, kl, the share of
+    teacher-forced steps and the output head's diagnostics. Raises NonFiniteLossError before
+    stepping on a NaN/inf loss.
 
     ``scaler``: a GradScaler for --amp fp16 (whose small gradients underflow without one); made
-    here when not given, a pass-through otherwise."""
+    here when not given, a pass-through otherwise. ``lr_at``: batch index -> learning rate, set
+    before each step (--lr_schedule cosine)."""
     model.train()
     if scaler is None:
         scaler = make_grad_scaler(device, getattr(cfg, "amp", "none"))
     totals = torch.zeros(3, dtype=torch.float64)
+    selection = torch.zeros(4, dtype=torch.float64)
     forced, batches = 0.0, 0
     coins = teacher_forcing_coins(tfr, cfg.tf_flip, cfg.train_vi_len - 1, rng)
     bar = tqdm(loader, desc=desc, leave=False, disable=None if distributed.is_main_process() else True,
@@ -77,21 +81,26 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
     for frames, poses in bar:
         frames, poses = frames.to(device, non_blocking=True), poses.to(device, non_blocking=True)
         coin = next(coins)
+        if lr_at is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(batches)
         optimizer.zero_grad(set_to_none=True)
         with autocast_context(device, cfg.amp):
-            pred, mu, logvar = model(frames, poses, coin)
+            pred, mu, logvar, parts = model(frames, poses, coin, with_parts=True)
         terms = cvae_loss(pred, frames[:, 1:], mu, logvar, beta, cfg.kl_reduction)
-        stats = torch.stack([terms["loss"], terms["recon"], terms["kl"]]).detach().double().cpu()
+        loss = terms["loss"] + candidate_loss(parts, frames[:, 1:], cfg.candidate_loss)
+        stats = torch.stack([loss, terms["recon"], terms["kl"]]).detach().double().cpu()
         # All ranks decide together, before any of them enters backward's gradient all-reduce.
         if not distributed.all_ranks(torch.isfinite(stats).all()):
             raise NonFiniteLossError(f"non-finite loss (loss, recon, kl) = {stats.tolist()} at batch {batches}")
-        scaler.scale(terms["loss"]).backward()
+        scaler.scale(loss).backward()
         if cfg.clip_grad > 0:
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
         scaler.step(optimizer)
         scaler.update()
         totals += stats
+        selection += selection_stats(parts, frames)
         forced += forced_share(coin)
         batches += 1
         bar.set_postfix(loss=f"{stats[0]:.4f}", beta=f"{beta:.3g}", tfr=f"{tfr:.2f}")
@@ -100,7 +109,8 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
         raise UserInputError("no training clips: lower --train_vi_len or raise --partial")
     # Every rank has run the same number of batches, so the mean of the ranks' means is the mean.
     loss, recon, kl = distributed.mean_over_ranks(totals / batches).tolist()
-    return {"train_loss": loss, "train_recon": recon, "train_kl": kl, "teacher_forcing": forced / batches}
+    return {"train_loss": loss, "train_recon": recon, "train_kl": kl, "teacher_forcing": forced / batches,
+            **diagnostics(selection)}
 
 
 def validate(model, frames, poses, *, seed=0, amp="none"):
@@ -195,16 +205,20 @@ def _train(cfg, main):
             loader = train_loader_for_epoch(train_set, cfg, epoch, torch.Generator().manual_seed(seed))
             stats = train_one_epoch(train_step_model, loader, optimizer, beta=beta, tfr=tfr, cfg=cfg,
                                     device=device, rng=random.Random(seed),
-                                    desc=f"epoch {epoch + 1}/{cfg.num_epoch}", scaler=scaler)
+                                    desc=f"epoch {epoch + 1}/{cfg.num_epoch}", scaler=scaler,
+                                    lr_at=batch_lr(cfg, epoch, len(loader)))
             scheduler.step()
             if main:
-                val = validate(model, val_frames, val_poses, seed=cfg.seed, amp=cfg.amp)
+                val = validate(model, val_frames, val_poses, seed=cfg.seed, amp=cfg.amp) if validates(cfg, epoch) else {}
                 row = {"epoch": epoch, "lr": lr, "beta": beta, "tfr": tfr, **stats,
                        **{k: v for k, v in val.items() if k in COLUMNS}, "seconds": time.perf_counter() - started}
                 best_psnr = record_epoch(run, cfg, row, val, val_frames, val_poses, best_psnr,
                                          lambda: training_state(model, optimizer, scheduler, next_epoch=epoch + 1,
-                                                                best_psnr=max(best_psnr, val["val_psnr"]), cfg=cfg),
+                                                                best_psnr=max(best_psnr, val.get("val_psnr", -math.inf)),
+                                                                cfg=cfg),
                                          log)
+                if epoch == start_epoch and epoch + 1 < cfg.num_epoch:
+                    print(time_estimate(row["seconds"], cfg.num_epoch - epoch - 1), flush=True)
             best_psnr = distributed.broadcast_from_main(best_psnr)
     except NonFiniteLossError as err:
         last = run.checkpoint("last")
@@ -243,30 +257,56 @@ def check_best_checkpoint(run, best_psnr):
     return best_psnr
 
 
+def validates(cfg, epoch):
+    """Whether ``epoch`` (0-based) ends with a validation rollout: every --val_every epochs and the last."""
+    return (epoch + 1) % getattr(cfg, "val_every", 1) == 0 or epoch + 1 == cfg.num_epoch
+
+
 def record_epoch(run, cfg, row, val, frames, poses, best_psnr, make_state, log=NoLog()):
-    """Log, plot and checkpoint one finished epoch. Returns the new best PSNR. ``log``: the run's
-    TensorBoard logger (modules.train.tensorboard)."""
+    """Log, plot and checkpoint one finished epoch. Returns the new best PSNR. ``val``: what
+    :func:`validate` returned, or {} for an epoch without validation (no GIF, no best.pt); ``log``:
+    the run's TensorBoard logger (modules.train.tensorboard)."""
     epoch = row["epoch"]
     append_metrics(run.metrics, row)
     plot_training_curves(run.metrics, run.root)
-    panel = rollout_panel(val["video"], frames.cpu(), poses.cpu())
-    log.log_epoch(row, panel, val["psnr_per_frame"])
-    save_gif(panel, run.root / "val_rollout.gif", scale=2)
-    if cfg.store_visualization:
+    panel = rollout_panel(val["video"], frames.cpu(), poses.cpu()) if val else None
+    log.log_epoch(row, panel, val.get("psnr_per_frame"))
+    if panel is not None:
+        save_gif(panel, run.root / "val_rollout.gif", scale=2)
+    if panel is not None and cfg.store_visualization:
         (run.root / "gifs").mkdir(exist_ok=True)
         save_gif(panel, run.root / "gifs" / f"epoch_{epoch + 1:03d}.gif", scale=2)
-    improved = val["val_psnr"] > best_psnr
+    improved = bool(val) and val["val_psnr"] > best_psnr
     run.save_epoch_checkpoints(make_state(), best=improved,
                                periodic=f"epoch_{epoch + 1:03d}" if (epoch + 1) % cfg.per_save == 0 else None)
     if improved:
         best_psnr = val["val_psnr"]
         save_gif(panel, run.root / "val_rollout_best.gif", scale=2)
-    print(f"epoch {epoch + 1}/{cfg.num_epoch}: loss {row['train_loss']:.4f} (recon {row['train_recon']:.4f}, "
-          f"kl {row['train_kl']:.4g}) beta {row['beta']:.3g} tfr {row['tfr']:.2f} | val PSNR "
-          f"{row['val_psnr']:.2f} dB (best {best_psnr:.2f}), moving {row['val_moving_psnr']:.2f} dB "
-          f"(copying frame 0: {row['copy_psnr']:.2f} / {row['copy_moving_psnr']:.2f}) | {row['seconds']:.0f}s",
-          flush=True)
+    print(epoch_line(row, cfg, best_psnr), flush=True)
     return best_psnr
+
+
+def epoch_line(row, cfg, best_psnr):
+    """The line printed after every epoch."""
+    train = (f"epoch {row['epoch'] + 1}/{cfg.num_epoch}: loss {row['train_loss']:.4f} (recon {row['train_recon']:.4f}, "
+             f"kl {row['train_kl']:.4g}) beta {row['beta']:.3g} tfr {row['tfr']:.2f}")
+    val = (f"val PSNR {row['val_psnr']:.2f} dB (best {best_psnr:.2f}), moving {row['val_moving_psnr']:.2f} dB "
+           f"(copying frame 0: {row['copy_psnr']:.2f} / {row['copy_moving_psnr']:.2f})" if "val_psnr" in row
+           else "not validated (--val_every)")
+    return f"{train} | {val}{selection_note(row)} | {row['seconds']:.0f}s"
+
+
+def time_estimate(epoch_seconds, epochs_left):
+    """After the first epoch: what the rest will take at its pace."""
+    return f"this epoch took {epoch_seconds:.0f} s: about {epoch_seconds * epochs_left / 60:.1f} min for the {epochs_left} left"
+
+
+def selection_note(row):
+    """The composite head's diagnostics for the epoch line ('' for a head without a selection)."""
+    if not math.isfinite(row.get("first_weight_vacated", math.nan)):
+        return ""
+    return (f" | frame-0 weight on vacated pixels {row['first_weight_vacated']:.2f}, flow on the dancer "
+            f"{row['flow_on_dancer']:.1f} px")
 
 
 def validate_only(cfg):

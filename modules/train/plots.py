@@ -1,4 +1,5 @@
 """Training curves drawn from a run's metrics file (nothing is recomputed)."""
+import math
 from pathlib import Path
 
 import matplotlib
@@ -21,15 +22,15 @@ CURVES = {
 def plot_curve(rows, series, path, title):
     """One figure: each (column, label) of ``series`` against the epoch."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    epochs = [r["epoch"] for r in rows]
     for column, label in series:
-        if column not in rows[0]:  # a column an older run did not write
+        kept = [r for r in rows if r.get(column, math.nan) == r.get(column, math.nan)]  # not NaN / not written
+        if not kept:  # a column an older run did not write, or no validated epoch yet
             continue
         if column.startswith("copy_"):  # a baseline: a grey line
             style = dict(linestyle=":" if column == "copy_psnr" else "--", color="grey")
         else:
             style = dict(marker="o", markersize=3)
-        ax.plot(epochs, [r[column] for r in rows], label=label, **style)
+        ax.plot([r["epoch"] for r in kept], [r[column] for r in kept], label=label, **style)
     ax.set_xlabel("epoch")
     ax.set_title(title)
     ax.grid(alpha=0.3)

@@ -6,7 +6,8 @@ from pathlib import Path
 from ..io import atomic_path
 
 COLUMNS = ("epoch", "lr", "beta", "tfr", "teacher_forcing", "train_loss", "train_recon", "train_kl",
-           "val_loss", "val_psnr", "val_moving_psnr", "val_ssim", "copy_psnr", "copy_moving_psnr", "seconds")
+           "val_loss", "val_psnr", "val_moving_psnr", "val_ssim", "copy_psnr", "copy_moving_psnr", "seconds",
+           "first_weight_vacated", "flow_on_dancer")
 
 
 class Run:

@@ -10,7 +10,7 @@ from ..architectures import build_vae
 from ..checkpoint import load_checkpoint, load_model_weights, rng_state, set_rng_state
 from ..config import take_model_flags
 from ..runtime import channels_last_for, resolve_device
-from ..schedules import partial_for_epoch
+from ..schedules import cosine_lr_factor, partial_for_epoch
 from . import distributed
 
 
@@ -24,7 +24,18 @@ def build_optimizer(model, cfg):
 
 
 def build_scheduler(optimizer, cfg):
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.milestones), gamma=cfg.gamma)
+    """The template's per-epoch MultiStepLR; constant (no milestones) under --lr_schedule cosine, whose
+    rate :func:`batch_lr` sets every batch."""
+    milestones = [] if getattr(cfg, "lr_schedule", "step") == "cosine" else list(cfg.milestones)
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=cfg.gamma)
+
+
+def batch_lr(cfg, epoch, batches):
+    """--lr_schedule cosine: batch index of ``epoch`` (of ``batches``) -> its learning rate, a pure
+    function of the position in the run (so a resumed run repeats it); None for the MultiStepLR."""
+    if getattr(cfg, "lr_schedule", "step") != "cosine":
+        return None
+    return lambda i: cfg.lr * cosine_lr_factor(epoch + i / batches, cfg.schedule_epochs, cfg.lr_warmup, cfg.lr_final)
 
 
 def make_grad_scaler(device, amp):

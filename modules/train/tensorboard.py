@@ -70,11 +70,15 @@ class TensorBoardLog:
         self.writer = SummaryWriter(str(log_dir), purge_step=first_epoch)
 
     def log_epoch(self, row, panel, psnr_per_frame):
-        """``row``: the metrics.csv row; ``panel``: the rollout panel; ``psnr_per_frame``: (T-1,)."""
+        """``row``: the metrics.csv row; ``panel``: the rollout panel; ``psnr_per_frame``: (T-1,);
+        both None for an epoch that was not validated (--val_every)."""
         step = row["epoch"]
         for column in COLUMNS:
             if column != "epoch" and column in row:
                 self.writer.add_scalar(scalar_tag(column), float(row[column]), step)
+        if panel is None:
+            self.writer.flush()
+            return
         self.writer.add_image("val/rollout", rollout_strip(panel), step)
         title = f"epoch {step + 1}: per-frame PSNR of the validation rollout"
         self.writer.add_figure("val/per_frame_psnr",

@@ -1,0 +1,147 @@
+"""Output heads of ``--arch pyramid``: how the generator's last features become a frame.
+
+``anchored`` (the original head): ``frame = sigmoid(logit(frame_0) + change)``. To move the dancer
+it must *erase* the old one and *repaint* the new one from regressed colours; under MSE an
+uncertain erase is a half-erase (a ghost where the dancer stood) and a regressed dancer a blur.
+
+``composite`` (as CDNA/SAVP, Monkey-Net and FOMM build frames): candidates that copy pixels,
+mixed by a per-pixel softmax selection (weights sum to 1):
+
+    frame = w_first * frame_0 + w_warped * warp(frame_0, flow) + w_scratch * scratch
+
+- ``frame_0`` unmoved: the static studio, copied exactly;
+- ``warp(frame_0, flow)``: frame 0 sampled at ``p + flow(p)`` (backward warp), so a moved dancer
+  keeps its colours; the flow is predicted at 1/4 resolution and upsampled (coarse motion);
+- ``scratch``: an image generated from the features, for what frame 0 never showed (the studio
+  behind the old dancer).
+
+Anti-collapse choices from the field (docs/quality.md): zero-initialised flow (identity warp) and
+scratch; selection logits zero-weighted with a bias toward the two copies of frame 0, so an
+untrained model starts near the copy baseline; the candidates get a loss of their own
+(:func:`modules.objective.candidate_loss`) so the scratch stays a whole image and the warp is
+trained where the selection does not (yet) use it.
+
+Shapes: features (N, C, H, W), coarse features (N, C', H/4, W/4), frames (N, 3, H, W) in [0, 1].
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import OUTPUT_HEADS
+from .layers import conv3x3
+from .vae import anchored_output
+
+CANDIDATES = ("first", "warped", "scratch")
+# Selection-logit bias at init: frame 0 and its (identity) warp share ~94% of the weight.
+COPY_BIAS = 2.0
+# The flow conv predicts in pixels of the 1/4-resolution level (4 pixels of the frame each), so
+# the motions of a dancer (tens of pixels) are reached with small weights.
+FLOW_UNIT = 4.0
+
+
+class AnchoredHead(nn.Conv2d):
+    """A 3x3 conv to the change of the output logits of frame 0, zero-initialised (a copy of it).
+
+    A ``Conv2d`` itself, so its parameters keep the ``Generator.head.weight`` / ``.bias`` keys of
+    checkpoints written before the heads were modules."""
+
+    def __init__(self, width, coarse_width=None):
+        super().__init__(width, 3, kernel_size=3, padding=1)
+        self.reset()
+
+    def reset(self):
+        nn.init.zeros_(self.weight)
+        nn.init.zeros_(self.bias)
+
+    def forward(self, features, coarse, first_frame):
+        """-> (frame (N, 3, H, W) float32, {}): nothing to report."""
+        return anchored_output(super().forward(features).float(), first_frame.float()), {}
+
+
+class CompositeHead(nn.Module):
+    """Selection among (frame 0, frame 0 warped, scratch); see the module docstring."""
+
+    def __init__(self, width, coarse_width):
+        super().__init__()
+        self.select = conv3x3(width, len(CANDIDATES))
+        self.scratch = conv3x3(width, 3)
+        self.flow = conv3x3(coarse_width, 2)
+        self.reset()
+
+    def reset(self):
+        for conv in (self.select, self.scratch, self.flow):
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+        with torch.no_grad():
+            self.select.bias[:2] = COPY_BIAS
+
+    def forward(self, features, coarse, first_frame):
+        """-> (frame (N, 3, H, W) float32, parts): ``parts`` holds the ``weights`` (N, 3, H, W) of
+        CANDIDATES, the ``flow`` (N, 2, H, W) in pixels (x, y), and the ``warped`` and ``scratch``
+        candidates (N, 3, H, W), all float32."""
+        first = first_frame.float()
+        size = first.shape[-2:]
+        flow = F.interpolate(FLOW_UNIT * self.flow(coarse).float(), size=size, mode="bilinear",
+                             align_corners=False)
+        warped = warp(first, flow)
+        scratch = torch.sigmoid(self.scratch(features).float())
+        weights = torch.softmax(self.select(features).float(), dim=1)
+        frame = weights[:, 0:1] * first + weights[:, 1:2] * warped + weights[:, 2:3] * scratch
+        return frame, {"weights": weights, "flow": flow, "warped": warped, "scratch": scratch}
+
+
+def make_head(kind, width, coarse_width):
+    """The output head ``kind`` (OUTPUT_HEADS) on ``width``-channel features."""
+    heads = {"anchored": AnchoredHead, "composite": CompositeHead}
+    if kind not in heads:
+        raise ValueError(f"output head must be one of {OUTPUT_HEADS}, got {kind!r}")
+    return heads[kind](width, coarse_width)
+
+
+def warp(image, flow):
+    """Backward warp: ``out[p] = image[p + flow[p]]``, bilinear, borders repeated.
+
+    image (N, C, H, W); flow (N, 2, H, W) in pixels, channel 0 along x (width), 1 along y."""
+    n, _, height, width = image.shape
+    ys = torch.arange(height, device=image.device, dtype=flow.dtype)
+    xs = torch.arange(width, device=image.device, dtype=flow.dtype)
+    x = xs.view(1, 1, width) + flow[:, 0]
+    y = ys.view(1, height, 1) + flow[:, 1]
+    # Pixel centres to grid_sample's normalised coordinates (align_corners=False).
+    grid = torch.stack([(2 * x + 1) / width - 1, (2 * y + 1) / height - 1], dim=-1)
+    return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode="border",
+                         align_corners=False)
+
+
+# -- what the selection does, for the training log ---------------------------------------------------
+DIAGNOSTICS = ("first_weight_vacated", "flow_on_dancer")
+
+
+def selection_stats(parts, frames):
+    """Sums behind DIAGNOSTICS on a training clip ``frames`` (B, T, 3, H, W), with ``parts`` of its
+    predicted frames 1..T-1 (:class:`CompositeHead`): a float64 tensor (4,) = (weight of the unmoved
+    frame 0 summed over the vacated pixels, their count, flow magnitude in pixels summed over the
+    dancer's pixels, their count); zeros for a head without a selection.
+
+    The vacated pixels (the old dancer's place, now studio: the weight should fall toward 0) and the
+    dancer (the flow should not stay 0) are found against the clip's per-pixel median, as the
+    vacated-region metric finds them against the whole video's (modules.eval.metrics)."""
+    if "weights" not in parts:
+        return torch.zeros(4, dtype=torch.float64)
+    frames = frames.float()
+    background = frames.median(dim=1, keepdim=True).values
+    off_target = (frames[:, 1:] - background).abs().amax(dim=2)  # (B, T-1, H, W)
+    off_first = (frames[:, :1] - background).abs().amax(dim=2)
+    vacated = (off_target < 0.05) & (off_first > 0.1)
+    dancer = off_target > 0.1
+    first_weight = parts["weights"][:, :, 0].detach()
+    flow = parts["flow"].detach().norm(dim=2)
+    stats = [first_weight[vacated].sum(), vacated.sum(), flow[dancer].sum(), dancer.sum()]
+    return torch.stack([s.double() for s in stats]).cpu()
+
+
+def diagnostics(stats):
+    """Means of DIAGNOSTICS from summed :func:`selection_stats` (NaN where nothing was counted)."""
+    first, vacated, flow, dancer = stats.tolist()
+    return {"first_weight_vacated": first / vacated if vacated else float("nan"),
+            "flow_on_dancer": flow / dancer if dancer else float("nan")}

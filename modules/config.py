@@ -64,6 +64,16 @@ PRESETS = {
         "num_epoch": 20, "partial": 1.0, "num_workers": 0, "per_save": 5,
         "tfr": 0.0,
     },
+    # cpu_pyramid as it was before the first command was made fast (2026-12-02): 20 epochs at a
+    # constant lr, validated every epoch; kept for bench/bench_epoch.py's side-by-side comparison.
+    "cpu_pyramid_v1": {
+        "arch": "pyramid", "F_dim": 64, "L_dim": 32, "N_dim": 8, "D_out_dim": 96,
+        "kl_reduction": "mean", "kl_anneal_type": "None",
+        "batch_size": 2, "train_vi_len": 16, "anchor_gap": 400,
+        "lr": 2e-3, "milestones": [],
+        "num_epoch": 20, "partial": 1.0, "num_workers": 0, "per_save": 5,
+        "tfr": 0.0,
+    },
 }
 
 

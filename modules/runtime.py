@@ -105,6 +105,31 @@ def cpu_flags(cpuinfo="/proc/cpuinfo"):
     return set()
 
 
+def cpu_model(cpuinfo="/proc/cpuinfo"):
+    """The CPU's model name (Linux /proc/cpuinfo), else what the platform module says."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def describe_hardware(device, amp):
+    """One line for the start of a run: what it runs on and in which precision, so a user knows
+    which of the measured times (docs/performance.md) applies. ``amp``: the resolved --amp."""
+    precision = {"bf16": "bf16 autocast", "fp16": "fp16 autocast"}.get(amp, "fp32")
+    if device.type == "cuda":
+        return f"running on {torch.cuda.get_device_name(device)}: {precision}"
+    native = sorted(BF16_CPU_FLAGS & cpu_flags())
+    bf16 = f"native bf16: {', '.join(native)}" if native else "no native bf16 (no AVX512-BF16 or AMX)"
+    threads = torch.get_num_threads()
+    return (f"running on {cpu_model()}: {torch.backends.cpu.get_cpu_capability()}, {bf16}; {threads} "
+            f"thread{'s' if threads > 1 else ''}, {precision}")
+
+
 def bf16_is_fast(device_type, flags=(), cuda_capability=None):
     """Whether bf16 convolutions and GEMMs run natively here (so ``--amp auto`` picks bf16).
 

@@ -1,8 +1,11 @@
-"""Schedules: Fu et al.'s cyclical vectors, the three KL modes, teacher forcing, fast_train."""
+"""Schedules: Fu et al.'s cyclical vectors, the three KL modes, teacher forcing, fast_train, the cosine lr."""
+import math
+
 import numpy as np
 import pytest
 
-from modules.schedules import kl_beta, linear_cyclical_schedule, partial_for_epoch, teacher_forcing_ratio
+from modules.schedules import (cosine_lr_factor, kl_beta, linear_cyclical_schedule, partial_for_epoch,
+                               teacher_forcing_ratio)
 
 
 @pytest.mark.parametrize("n, cycles, ratio, expected", [
@@ -44,3 +47,14 @@ def test_kl_beta_max_scales_every_schedule():
     for kind in ("Cyclical", "Monotonic", "None"):
         scaled = [kl_beta(e, kind, **args, beta_max=0.001) for e in range(10)]
         assert scaled == pytest.approx([0.001 * kl_beta(e, kind, **args) for e in range(10)])
+
+
+def test_cosine_lr_warms_up_linearly_then_falls_by_half_a_cosine_to_the_final_fraction():
+    assert cosine_lr_factor(0.0, 10, warmup=2.0) == 0.0
+    assert cosine_lr_factor(1.0, 10, warmup=2.0) == pytest.approx(0.5)
+    assert cosine_lr_factor(2.0, 10, warmup=2.0) == pytest.approx(1.0)
+    assert cosine_lr_factor(6.0, 10, warmup=2.0, final=0.1) == pytest.approx(0.1 + 0.9 * 0.5)  # half way down
+    assert cosine_lr_factor(8.0, 10, warmup=2.0, final=0.0) == pytest.approx(0.5 * (1 + math.cos(0.75 * math.pi)))
+    assert cosine_lr_factor(10.0, 10, final=0.01) == pytest.approx(0.01)
+    assert cosine_lr_factor(25.0, 10, final=0.01) == 0.01  # a resumed run past the schedule
+    assert cosine_lr_factor(0.0, 10) == 1.0  # no warm-up

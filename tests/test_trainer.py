@@ -1,4 +1,5 @@
 """End-to-end training on a tiny synthetic dataset: outputs, loss falls, exact resume, faults."""
+import math
 import re
 
 import pytest
@@ -62,6 +63,23 @@ def test_resume_continues_exactly(tiny_dataset, tmp_path):
     for key, value in a["model"].items():
         assert torch.equal(value, b["model"][key]), key
     assert a["scheduler"] == b["scheduler"]
+
+
+def test_cosine_lr_every_batch_and_validation_every_other_epoch(tiny_dataset, tmp_path, capsys):
+    cfg = config(tiny_dataset, tmp_path / "run", "--num_epoch", "3", "--lr", "2e-3", "--lr_schedule", "cosine",
+                 "--lr_warmup", "0.5", "--lr_final", "0.1", "--val_every", "2")
+    run = training.fit(cfg)
+    rows = read_metrics(run / "metrics.csv")
+    validated = [r["epoch"] for r in rows if r["val_psnr"] == r["val_psnr"]]
+    assert validated == [1, 2]  # every 2nd epoch, and the last
+    assert rows[0]["lr"] == 0.0  # the warm-up starts from 0 ...
+    assert rows[2]["lr"] == pytest.approx(2e-3 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 1.5 / 2.5))))
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
+    assert best["best_psnr"] == max(rows[1]["val_psnr"], rows[2]["val_psnr"])
+    out = capsys.readouterr().out
+    assert "epoch 1/3: " in out and "not validated (--val_every)" in out
+    assert re.search(r"this epoch took \d+ s: about [\d.]+ min for the 2 left", out)
+    assert "running on " in out and ", fp32" in out
 
 
 def test_resume_keeps_the_kl_schedule_of_the_first_start(tiny_dataset, tmp_path, no_curves):

@@ -201,12 +201,12 @@ def _train(cfg, main):
             beta = kl_beta(epoch, cfg.kl_anneal_type, cfg.schedule_epochs, cfg.kl_anneal_cycle, cfg.kl_anneal_ratio,
                            cfg.kl_beta_max)
             tfr = teacher_forcing_ratio(epoch, cfg.tfr, cfg.tfr_sde, cfg.tfr_d_step)
-            lr = optimizer.param_groups[0]["lr"]
             loader = train_loader_for_epoch(train_set, cfg, epoch, torch.Generator().manual_seed(seed))
+            lr_at = batch_lr(cfg, epoch, len(loader))
+            lr = lr_at(0) if lr_at else optimizer.param_groups[0]["lr"]  # the epoch's first batch's
             stats = train_one_epoch(train_step_model, loader, optimizer, beta=beta, tfr=tfr, cfg=cfg,
                                     device=device, rng=random.Random(seed),
-                                    desc=f"epoch {epoch + 1}/{cfg.num_epoch}", scaler=scaler,
-                                    lr_at=batch_lr(cfg, epoch, len(loader)))
+                                    desc=f"epoch {epoch + 1}/{cfg.num_epoch}", scaler=scaler, lr_at=lr_at)
             scheduler.step()
             if main:
                 val = validate(model, val_frames, val_poses, seed=cfg.seed, amp=cfg.amp) if validates(cfg, epoch) else {}

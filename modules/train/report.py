@@ -5,6 +5,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..runtime import describe_hardware
 from .runlog import read_metrics
 from .setup import clips_in_epoch, describe_num_workers
 
@@ -41,6 +42,7 @@ def start_message(cfg, run, device, n_clips, first_epoch):
              f"{first_epoch + 1}..{cfg.num_epoch}; writing to {run.root}"
              + (f" (TensorBoard: {tool('tensorboard')} --logdir {run.root})" if getattr(cfg, "tensorboard", False)
                 else "")]
+    lines.append(describe_hardware(device, cfg.amp))
     workers = describe_num_workers(cfg)
     return "\n".join(lines + ([workers] if workers else []))
 

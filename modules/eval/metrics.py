@@ -137,8 +137,8 @@ def luminance(frames):
 
 
 def dancer_mask(frames, background):
-    """(..., 3, H, W) frames and a (3, H, W) background (broadcast) -> (..., H, W) bool: the pixels more
-    than DANCER_DARKER darker (in :func:`luminance`) than the background."""
+    """(..., 3, H, W) frames and a background that broadcasts against them, e.g. (3, H, W) -> (..., H, W)
+    bool: the pixels more than DANCER_DARKER darker (in :func:`luminance`) than the background."""
     return luminance(background) - luminance(frames) > DANCER_DARKER
 
 
@@ -178,8 +178,9 @@ def box_blur(frames, size=BLUR_SIZE):
 
 
 def dedithered(metric):
-    """``metric(pred, truth, **options)`` computed on :func:`box_blur` ed prediction and truth alike. A
-    ``background`` passed through must come from the blurred truth (the default does)."""
+    """``metric(pred, truth, **options)`` computed on prediction and truth box-blurred alike
+    (:func:`box_blur`). A ``background`` passed through must come from the blurred truth (the default
+    does)."""
     def on_blurred(pred, truth, **options):
         return metric(box_blur(pred), box_blur(truth), **options)
     on_blurred.__name__ = f"dedithered_{getattr(metric, '__name__', 'metric')}"

@@ -4,20 +4,25 @@ public = videos 0-2, private = videos 3-4).
     python score.py runs/x/submission.csv --answer answer.csv     # against an answer CSV
     python score.py runs/x/submission.csv --DR data/synthetic      # against the dataset's test ground truth
     python score.py --DR data/synthetic --write_answer answer.csv  # write that ground truth as an answer CSV
+    python score.py pred.gif --answer ground_truth.gif --dedither  # one GIF against another (palette GIFs)
 
 Without --answer the answer is the test ground truth (test/test_img_gt) of --DR (default: the embedded
-synthetic dataset). See docs/testing.md.
+synthetic dataset). Beside the Kaggle score it prints, per video and for copying frame 0, the PSNR, the
+moving-pixel and vacated-region PSNRs and the dancer-silhouette IoU (modules/eval/quality.py). A GIF is
+decoded as make_dataset.py import does (a 631-frame template GIF loses its doubled first frame). See
+docs/testing.md and docs/quality.md.
 """
 from modules.config import FRAME_SHAPE, VIDEO_LEN, build_score_parser
 from modules.errors import UserInputError, exit_on_user_error
-from modules.eval.submission import format_scores, read_submission, score, to_pixels, write_submission
+from modules.eval.quality import format_quality, quality_json, read_video_file, score_videos_against
+from modules.eval.submission import format_scores, to_pixels, write_submission
 from modules.io import write_json
 
 
 def load_answer(args):
     """The answer pixels (V, T, 3, H, W): an --answer CSV, or the test ground truth of --DR."""
     if args.answer:
-        return read_submission(args.answer, args.frames_per_video or VIDEO_LEN,
+        return read_video_file(args.answer, args.frames_per_video or VIDEO_LEN,
                                (FRAME_SHAPE[0], args.frame_H, args.frame_W))
     from modules.data.datasets import dataset_root, load_ground_truth
     root = dataset_root(args)
@@ -40,13 +45,16 @@ def main(argv=None):
         path = write_submission(answer, args.write_answer)
         print(f"wrote {path} ({answer.shape[0]} videos x {answer.shape[1]} frames)")
     if args.submission:
-        pred = read_submission(args.submission, answer.shape[1], answer.shape[2:], n_videos=answer.shape[0])
-        result = score(pred, answer)
-        print(f"{args.submission}: {answer.shape[0]} videos x {answer.shape[1]} frames, as the answer")
-        print(format_scores(result))
+        pred = read_video_file(args.submission, answer.shape[1], answer.shape[2:], n_videos=answer.shape[0])
+        result = score_videos_against(pred, answer, dedither=args.dedither)
+        kaggle = result["kaggle"]
+        print(f"{args.submission}: {pred.shape[0]} videos x {pred.shape[1]} frames; the answer: {answer.shape[0]} x "
+              f"{answer.shape[1]}")
+        print(format_scores(kaggle))
+        print(format_quality(result))
         if args.json:
-            write_json(args.json, {k: result[k] for k in ("public", "private", "overall")}
-                       | {"per_video": result["per_video"].tolist()})
+            write_json(args.json, {k: kaggle[k] for k in ("public", "private", "overall")}
+                       | {"per_video": kaggle["per_video"].tolist(), "quality": quality_json(result)})
 
 
 if __name__ == "__main__":

@@ -378,8 +378,11 @@ def build_val_psnr_parser():
 # -- score.py ----------------------------------------------------------------------------------------
 def build_score_parser(description=None):
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("submission", nargs="?", help="the submission CSV to score")
-    parser.add_argument("--answer", help="answer CSV (same format); default: the test ground truth of --DR")
+    parser.add_argument("submission", nargs="?", help="the prediction to score: a submission CSV or a GIF")
+    parser.add_argument("--answer", help="answer CSV (same format) or ground-truth GIF; default: the test ground "
+                                         "truth of --DR")
+    parser.add_argument("--dedither", action="store_true",
+                        help="compute every metric but the Kaggle PSNR on 3x3 box-blurred frames (palette GIFs)")
     add_dataset_args(parser)
     parser.add_argument("--frames_per_video", type=_positive_int, default=None,
                         help=f"rows per video of an --answer CSV (default {VIDEO_LEN}); the dataset's ground "

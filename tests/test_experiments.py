@@ -15,8 +15,8 @@ from modules.train.runlog import read_metrics
 TINY = [*TINY_WIDTH_FLAGS, "--device", "cpu", "--num_workers", "0", "--train_vi_len", "4", "--val_vi_len", "20",
         "--batch_size", "2", "--partial", "0.5", "--num_epoch", "2"]
 SETTINGS = {"tf_on": "--tfr 1 --tfr_sde 1 --tfr_d_step 1", "tf_off": "--tfr 0"}
-PLOTS = ("tf", "tf_train_loss", "tf_val_loss", "tf_val_psnr", "tf_val_moving_psnr", "tf_beta", "tf_tfr",
-         "tf_psnr_per_frame")
+PLOTS = ("tf", "tf_train_loss", "tf_val_loss", "tf_val_psnr", "tf_val_moving_psnr", "tf_val_vacated_psnr",
+         "tf_val_silhouette_iou", "tf_beta", "tf_tfr", "tf_psnr_per_frame")
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +88,11 @@ def test_experiment_runs_resumes_and_redraws_from_files(tiny_dataset, tmp_path, 
         assert row["Kaggle-style PSNR (dB)"] == f"{scored['kaggle_psnr']:.2f}"
         assert row["SSIM"] == f"{scored['ssim']:.4f}"
         assert row["moving-pixel PSNR (dB)"] == f"{scored['moving_psnr']:.2f}"
+        assert row["vacated-region PSNR (dB)"] == f"{scored['vacated_psnr']:.2f}"
+        assert row["silhouette IoU"] == f"{scored['silhouette_iou']:.3f}"
         assert table["copying frame 0"]["final val PSNR (dB)"] == f"{scored['copy_psnr']:.2f}"
         assert table["copying frame 0"]["moving-pixel PSNR (dB)"] == f"{scored['copy_moving_psnr']:.2f}"
+        assert table["copying frame 0"]["vacated-region PSNR (dB)"] == f"{scored['copy_vacated_psnr']:.2f}"
         assert sum(scored["psnr_per_frame"]) / 19 == pytest.approx(best["val_psnr"], abs=1e-4)
     assert [r["tfr"] for r in read_metrics(out / "runs" / "tf_on" / "metrics.csv")] == [1.0, 0.0]
 

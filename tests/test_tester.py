@@ -10,6 +10,7 @@ import Tester
 import score
 from conftest import TINY_WIDTH_FLAGS, TINY_WIDTHS
 from modules.checkpoint import save_checkpoint
+from modules.eval.metrics import copy_baseline, silhouette_iou, vacated_psnr
 from modules.eval.rollout import generate
 from modules.eval.submission import read_submission, score_files, to_pixels
 from modules.vae import VAE_Model
@@ -73,6 +74,13 @@ def test_submission_from_our_checkpoint_is_the_seeded_rollout(tmp_path):
     result = score_files(csv_path, answer, frames_per_video=N_FRAMES)
     assert summary["scores"]["public"] == pytest.approx(result["public"])
     assert summary["scores"]["private"] == pytest.approx(result["private"])
+    # beside the Kaggle formula: the vacated region and the silhouette, with copying frame 0
+    true = torch.from_numpy(truth).float() / 255
+    scores, baseline = summary["scores"], copy_baseline(true)
+    assert scores["vacated_psnr_per_video"] == pytest.approx(vacated_psnr(expected, true).tolist(), nan_ok=True)
+    assert scores["silhouette_iou_per_video"] == pytest.approx(silhouette_iou(expected, true).tolist(), nan_ok=True)
+    assert scores["copy_vacated_psnr"] == pytest.approx(baseline["vacated_psnr"], nan_ok=True)
+    assert scores["copy_silhouette_iou"] == pytest.approx(baseline["silhouette_iou"], nan_ok=True)
 
 
 def test_template_checkpoint_makes_a_submission_with_width_flags(tmp_path, capsys):

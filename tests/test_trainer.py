@@ -46,6 +46,9 @@ def test_training_lowers_the_loss_and_writes_every_output(tiny_dataset, tmp_path
                  "gifs/epoch_004.gif", "checkpoints/last.pt", "checkpoints/best.pt",
                  "checkpoints/epoch_002.pt", "checkpoints/epoch_004.pt"):
         assert (run / name).is_file(), name
+    # the copy-frame-0 baselines of the one validation video are the same every epoch
+    assert len({(r["copy_vacated_psnr"], r["copy_silhouette_iou"]) for r in rows}) == 1
+    assert all(0 <= r["val_silhouette_iou"] <= 1 or r["val_silhouette_iou"] != r["val_silhouette_iou"] for r in rows)
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
     assert ckpt["epoch"] == 4 and set(ckpt) >= {"model", "optimizer", "scheduler", "rng", "config", "best_psnr"}
     assert ckpt["best_psnr"] == pytest.approx(max(r["val_psnr"] for r in rows))

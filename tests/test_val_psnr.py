@@ -54,6 +54,8 @@ def test_outputs_plot_csv_and_summary(run):
     assert summary["kaggle_psnr"] == pytest.approx(summary["avg_psnr"], abs=0.2)  # 8-bit rounding only
     assert 0 < summary["ssim"] <= 1 and summary["kaggle_frames"] == f"1..{VAL_LEN - 1}"
     assert len(summary["sample_avg_psnr"]) == 3 and summary["epoch"] == 4
+    for key in ("vacated_psnr", "silhouette_iou", "copy_vacated_psnr", "copy_silhouette_iou"):
+        assert key in summary
 
 
 def test_modes_are_labelled_in_the_file_names(run):

@@ -26,6 +26,8 @@ PANELS = (
     ("val_loss", "val loss (rollout MSE)", "MSE", "metric:val_loss"),
     ("val_psnr", "val PSNR per epoch", "dB", "metric:val_psnr"),
     ("val_moving_psnr", "val PSNR of the moving pixels per epoch", "dB", "metric:val_moving_psnr"),
+    ("val_vacated_psnr", "val PSNR of the vacated region per epoch", "dB", "metric:val_vacated_psnr"),
+    ("val_silhouette_iou", "val dancer-silhouette IoU per epoch", "IoU", "metric:val_silhouette_iou"),
     ("beta", "KL weight beta", "beta", "metric:beta"),
     ("tfr", "teacher forcing (line: ratio, dots: forced share)", "ratio", "metric:tfr"),
     ("psnr_per_frame", "per-frame PSNR, best checkpoint", "dB", "per_frame"),
@@ -83,7 +85,7 @@ def plot_comparison(name, runs, colours, out):
     """``<out>/<name>.png`` (all panels) and ``<out>/<name>_<panel>.png`` (one each). Returns the paths."""
     out = Path(out)
     paths = []
-    fig, axes = plt.subplots(2, 4, figsize=(17, 6.5))
+    fig, axes = plt.subplots(3, 3, figsize=(14, 9.5))
     for ax, panel in zip(axes.flat, PANELS):
         draw_panel(ax, panel, runs, colours)
     for ax in axes.flat[len(PANELS):]:
@@ -91,7 +93,7 @@ def plot_comparison(name, runs, colours, out):
     handles, labels = axes.flat[2].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6) or 1, frameon=False)
     fig.suptitle(name, y=0.995, fontsize=11, x=0.02, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     paths.append(out / f"{name}.png")
     save_figure(fig, paths[-1], dpi=80)
     plt.close(fig)
@@ -108,15 +110,17 @@ def plot_comparison(name, runs, colours, out):
 
 def summarize(run):
     """Table numbers of one run from its files: epochs, final and best val PSNR (and its 1-based
-    epoch), Kaggle-style PSNR and SSIM of the best checkpoint, wall time (sum of ``seconds``)."""
+    epoch), Kaggle-style PSNR, SSIM, the moving- and vacated-region PSNRs and the silhouette IoU of the
+    best checkpoint (None where an older best_eval.json lacks them), wall time (sum of ``seconds``)."""
     rows, ev = run["rows"], run["eval"] or {}
     if not rows:
         return None
     best = max(rows, key=lambda r: r["val_psnr"])
     return {"epochs": len(rows), "final_psnr": rows[-1]["val_psnr"], "best_psnr": best["val_psnr"],
             "best_epoch": best["epoch"] + 1, "kaggle_psnr": ev.get("kaggle_psnr"), "ssim": ev.get("ssim"),
-            "moving_psnr": ev.get("moving_psnr"), "copy_psnr": ev.get("copy_psnr"),
-            "copy_moving_psnr": ev.get("copy_moving_psnr"), "seconds": sum(r["seconds"] for r in rows)}
+            **{k: ev.get(k) for k in ("moving_psnr", "vacated_psnr", "silhouette_iou", "copy_psnr", "copy_moving_psnr",
+                                      "copy_vacated_psnr", "copy_silhouette_iou")},
+            "seconds": sum(r["seconds"] for r in rows)}
 
 
 def _number(value, digits):
@@ -130,7 +134,8 @@ def _duration(seconds):
 
 
 TABLE_HEADER = ("run", "final val PSNR (dB)", "best val PSNR (dB)", "best epoch", "moving-pixel PSNR (dB)",
-                "Kaggle-style PSNR (dB)", "SSIM", "epochs", "wall time", "settings")
+                "vacated-region PSNR (dB)", "silhouette IoU", "Kaggle-style PSNR (dB)", "SSIM", "epochs",
+                "wall time", "settings")
 
 
 def results_table(plan, runs):
@@ -141,16 +146,18 @@ def results_table(plan, runs):
         flags_text = f"`{shlex.join(flags)}`" if flags else "(base only)"
         stopped = " (then non-finite loss)" if runs[name]["failed"] else ""
         if s is None:
-            cells = [name, "diverged" if stopped else "not trained", "", "", "", "", "", "0" + stopped, "",
-                     flags_text]
+            cells = [name, "diverged" if stopped else "not trained", "", "", "", "", "", "", "", "0" + stopped,
+                     "", flags_text]
         else:
             cells = [name, _number(s["final_psnr"], 2), _number(s["best_psnr"], 2), str(s["best_epoch"]),
-                     _number(s["moving_psnr"], 2), _number(s["kaggle_psnr"], 2), _number(s["ssim"], 4),
+                     _number(s["moving_psnr"], 2), _number(s["vacated_psnr"], 2), _number(s["silhouette_iou"], 3),
+                     _number(s["kaggle_psnr"], 2), _number(s["ssim"], 4),
                      f"{s['epochs']}{stopped}", _duration(s["seconds"]), flags_text]
         lines.append("| " + " | ".join(cells) + " |")
     copied = next((e for e in (runs[n]["eval"] for n in plan.settings) if e and "copy_psnr" in e), None)
     if copied:
         cells = ["copying frame 0", _number(copied["copy_psnr"], 2), "", "", _number(copied["copy_moving_psnr"], 2),
+                 _number(copied.get("copy_vacated_psnr"), 2), _number(copied.get("copy_silhouette_iou"), 3),
                  "", "", "", "", "the baseline"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -162,8 +169,9 @@ def results_markdown(plan, runs):
              f"Base flags (every run): `{shlex.join(plan.base)}`; data: "
              + (f"`{data}`" if data else "the embedded synthetic dataset") + ".",
              "Val PSNR: mean per-frame PSNR of one prior-sampled rollout of the validation video (metrics.csv); "
-             "Kaggle-style PSNR and SSIM: the best checkpoint's rollout, 8-bit, scored frames only "
-             "(best_eval.json); wall time: sum of the per-epoch seconds.", "",
+             "Kaggle-style PSNR and SSIM: the best checkpoint's rollout, 8-bit, scored frames only; moving-pixel, "
+             "vacated-region PSNR and silhouette IoU: the same rollout, frames 1..T-1 (best_eval.json; "
+             "docs/quality.md); wall time: sum of the per-epoch seconds.", "",
              results_table(plan, runs), ""]
     for name, members in plan.comparisons.items():
         lines += [f"## {name}: {' vs '.join(members)}", "", f"![{name}]({name}.png)", ""]

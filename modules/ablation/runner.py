@@ -244,7 +244,8 @@ def evaluate_checkpoint(ckpt_path, cfg):
     """Score the model of ``ckpt_path`` on the validation video with val_PSNR.py's analysis: one
     prior-sampled rollout seeded like validation in training, so ``val_psnr`` equals the run's
     metrics.csv value for that epoch. Returns ``val_psnr``, ``psnr_per_frame`` and ``ssim_per_frame``
-    (frames 1..T-1), ``kaggle_psnr`` (8-bit, frames 1..600) and ``ssim`` (mean)."""
+    (frames 1..T-1), ``kaggle_psnr`` (8-bit, frames 1..600), ``ssim`` (mean), the moving- and
+    vacated-region PSNRs and the silhouette IoU, and copying frame 0's."""
     eval_cfg = copy.copy(cfg)  # load_inference_model writes the checkpoint's network flags into it
     eval_cfg.ckpt_path = str(ckpt_path)
     model, device, _ = load_inference_model(eval_cfg)
@@ -253,8 +254,8 @@ def evaluate_checkpoint(ckpt_path, cfg):
                      amp=cfg.amp)
     summary = summarise(result, mode="prior", num_samples=1, seed=cfg.seed)
     return {"val_psnr": summary["avg_psnr"], "kaggle_psnr": summary["kaggle_psnr"], "ssim": summary["ssim"],
-            "moving_psnr": summary["moving_psnr"], "copy_psnr": summary["copy_psnr"],
-            "copy_moving_psnr": summary["copy_moving_psnr"],
+            **{k: summary[k] for k in ("moving_psnr", "vacated_psnr", "silhouette_iou", "copy_psnr",
+                                       "copy_moving_psnr", "copy_vacated_psnr", "copy_silhouette_iou")},
             "psnr_per_frame": result["psnr"][0].tolist(), "ssim_per_frame": result["ssim"][0].tolist()}
 
 

@@ -6,7 +6,18 @@
   first frame by more than MOVING_THRESHOLD in some channel. Copying frame 0 scores high on the
   whole frame (the studio is static) and low here, so this tells "follows the poses" from "copies
   frame 0"; :func:`copy_baseline` gives both numbers for the copy.
+- :func:`vacated_psnr`: PSNR over the pixels the dancer of frame 0 has left (the studio shows again where
+  frame 0 had the dancer); copying frame 0 keeps the old dancer there and scores low.
+- :func:`silhouette_iou`: IoU of the predicted and true dancer silhouettes, the dancer being what is
+  darker than the studio (see the function for where that does not hold).
+- :func:`box_blur`, :func:`dedithered`: the de-dithered mode for palette GIFs (every metric computed on
+  3x3 box-blurred prediction and truth).
 - :func:`ssim_per_frame`: SSIM (Wang et al., 2004).
+
+Frames: a video metric scores frames 1..T-1 of what it is given (frame 0 is the given frame); the
+background of :func:`vacated_psnr` and :func:`silhouette_iou` is the per-pixel temporal median of all T
+true frames unless a ``background`` is passed (the scoring of the peer's GIFs takes it over the whole
+630-frame video and scores frames 1..600: :func:`modules.eval.quality.quality_scores`).
 
 SSIM uses the standard settings: an 11x11 Gaussian window with sigma 1.5, K1 = 0.01, K2 = 0.03, population
 (not sample) covariances, computed per channel over the "valid" positions (windows fully inside
@@ -28,6 +39,15 @@ MIN_MSE = MAX_8BIT ** 2 * MIN_MSE_RATIO
 # A pixel "moves" in frame t when some channel differs from frame 0 by more than this (in [0, 1]
 # units: 0.1 = 25 grey levels, well above the GIF dithering noise of a few levels).
 MOVING_THRESHOLD = 0.1
+# Vacated pixels: the truth shows the background again (every channel within BACKGROUND_TOLERANCE of it)
+# where frame 0 had the dancer (some channel more than VACATED_FRAME0_DISTANCE from it).
+BACKGROUND_TOLERANCE = 0.05
+VACATED_FRAME0_DISTANCE = 0.1
+# The dancer: pixels whose luminance (ITU-R BT.601 weights) is more than DANCER_DARKER below the background's.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+DANCER_DARKER = 0.12
+# The de-dithered mode: a BLUR_SIZE x BLUR_SIZE box blur with replicate padding.
+BLUR_SIZE = 3
 
 
 def psnr_from_mse(mse, data_range=1.0):
@@ -56,17 +76,22 @@ def moving_mask(truth, threshold=MOVING_THRESHOLD):
     return (truth.float() - first.float()).abs().amax(dim=-3, keepdim=True) > threshold
 
 
-def moving_psnr(pred, truth, threshold=MOVING_THRESHOLD, data_range=1.0):
-    """PSNR over the moving pixels of each video: (..., T, C, H, W) x2 -> (...) in dB.
-
-    The squared error is pooled over every channel of every moving pixel of frames 1..T-1 (a few
-    moving pixels in one frame would make a per-frame mean noisy). NaN for a video without any.
-    """
-    mask = moving_mask(truth, threshold)[..., 1:, :, :, :].expand_as(truth[..., 1:, :, :, :])
+def masked_psnr(pred, truth, mask, data_range=1.0):
+    """PSNR pooled over the masked pixels of frames 1..T-1: (..., T, C, H, W) x2 and a (..., T, 1, H, W)
+    bool mask -> (...) in dB. The squared error is summed over every channel of every masked pixel of
+    those frames and divided by their count (a few pixels in one frame would make a per-frame mean
+    noisy); NaN for a video without any."""
+    mask = mask[..., 1:, :, :, :].expand_as(truth[..., 1:, :, :, :])
     err = (pred[..., 1:, :, :, :].float() - truth[..., 1:, :, :, :].float()).pow(2) * mask
     count = mask.flatten(-4).sum(-1)
     mse = err.flatten(-4).sum(-1) / count.clamp_min(1)
     return torch.where(count > 0, psnr_from_mse(mse, data_range), torch.full_like(mse, float("nan")))
+
+
+def moving_psnr(pred, truth, threshold=MOVING_THRESHOLD, data_range=1.0):
+    """PSNR over the moving pixels of each video: (..., T, C, H, W) x2 -> (...) in dB, pooled over
+    frames 1..T-1 (:func:`masked_psnr`). NaN for a video without any."""
+    return masked_psnr(pred, truth, moving_mask(truth, threshold), data_range)
 
 
 def moving_share(truth, threshold=MOVING_THRESHOLD):
@@ -74,12 +99,103 @@ def moving_share(truth, threshold=MOVING_THRESHOLD):
     return moving_mask(truth, threshold)[..., 1:, :, :, :].float().flatten(-4).mean(-1)
 
 
+def temporal_median(video):
+    """The per-pixel median over time: (..., T, C, H, W) -> (..., C, H, W) float32. For an even T the lower
+    of the two middle values (torch.median), so the background of 8-bit frames stays on their grid."""
+    return video.float().median(dim=-4).values
+
+
+def _background(truth, background):
+    return temporal_median(truth) if background is None else background.float()
+
+
+def vacated_mask(truth, background=None):
+    """(..., T, C, H, W) ground truth -> (..., T, 1, H, W) bool: the pixels frame 0's dancer has left.
+
+    A pixel of frame t is vacated when every channel of the truth is within BACKGROUND_TOLERANCE of
+    the background while some channel of frame 0 is more than VACATED_FRAME0_DISTANCE from it (frame 0
+    itself is therefore all False). ``background`` (..., C, H, W): default the :func:`temporal_median` of
+    ``truth``."""
+    background = _background(truth, background).unsqueeze(-4)
+    distance = (truth.float() - background).abs()
+    shows_background = distance.amax(dim=-3, keepdim=True) <= BACKGROUND_TOLERANCE
+    dancer_in_frame0 = distance[..., :1, :, :, :].amax(dim=-3, keepdim=True) > VACATED_FRAME0_DISTANCE
+    return shows_background & dancer_in_frame0
+
+
+def vacated_psnr(pred, truth, background=None, data_range=1.0):
+    """PSNR over the vacated pixels (:func:`vacated_mask`) of each video: (..., T, C, H, W) x2 -> (...) in
+    dB, the squared error pooled over every channel of those pixels of frames 1..T-1 (:func:`masked_psnr`).
+    NaN for a video without any (a dancer that never leaves frame 0's place)."""
+    return masked_psnr(pred, truth, vacated_mask(truth, background), data_range)
+
+
+def luminance(frames):
+    """(..., 3, H, W) RGB -> (..., H, W): 0.299 R + 0.587 G + 0.114 B."""
+    weights = torch.tensor(LUMA_WEIGHTS, dtype=torch.float32, device=frames.device).view(3, 1, 1)
+    return (frames.float() * weights).sum(dim=-3)
+
+
+def dancer_mask(frames, background):
+    """(..., 3, H, W) frames and a background that broadcasts against them, e.g. (3, H, W) -> (..., H, W)
+    bool: the pixels more than DANCER_DARKER darker (in :func:`luminance`) than the background."""
+    return luminance(background) - luminance(frames) > DANCER_DARKER
+
+
+def silhouette_iou(pred, truth, background=None):
+    """The dancer-silhouette IoU of each video: (..., T, 3, H, W) x2 -> (...) in [0, 1].
+
+    The dancer of a frame is :func:`dancer_mask` against the background (default the
+    :func:`temporal_median` of ``truth``); per frame 1..T-1 the IoU |pred & truth| / |pred | truth|,
+    averaged over the frames. A frame where both masks are empty (no dancer, none predicted) is skipped
+    (the IoU is 0/0: nothing to get right or wrong); NaN when every frame is. One empty mask against a
+    non-empty one counts 0.
+
+    Meaningful for a dark dancer on a lighter studio, as in the course's data (dark clothes on a white
+    wall). A dancer lighter than the studio, or one whose clothes match it, has no or part of a mask:
+    the IoU then measures the dark parts only; read the vacated-region PSNR there.
+    """
+    background = _background(truth, background).unsqueeze(-4)
+    pred_mask = dancer_mask(pred[..., 1:, :, :, :], background)
+    true_mask = dancer_mask(truth[..., 1:, :, :, :], background)
+    inter = (pred_mask & true_mask).flatten(-2).sum(-1).float()
+    union = (pred_mask | true_mask).flatten(-2).sum(-1).float()
+    scored = union > 0
+    per_frame = torch.where(scored, inter / union.clamp_min(1), torch.zeros_like(union))
+    count = scored.sum(-1)
+    mean = per_frame.sum(-1) / count.clamp_min(1)
+    return torch.where(count > 0, mean, torch.full_like(mean, float("nan")))
+
+
+def box_blur(frames, size=BLUR_SIZE):
+    """Each channel's ``size`` x ``size`` mean with replicate padding (edge pixels repeat outward):
+    (..., C, H, W) -> same shape, float32. Undoes a palette GIF's dither (noise of a few grey levels)."""
+    *lead, h, w = frames.shape
+    x = frames.float().reshape(-1, 1, h, w)
+    pad = size // 2
+    x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    return F.avg_pool2d(x, size, stride=1).reshape(*lead, h, w)
+
+
+def dedithered(metric):
+    """``metric(pred, truth, **options)`` computed on prediction and truth box-blurred alike
+    (:func:`box_blur`). A ``background`` passed through must come from the blurred truth (the default
+    does)."""
+    def on_blurred(pred, truth, **options):
+        return metric(box_blur(pred), box_blur(truth), **options)
+    on_blurred.__name__ = f"dedithered_{getattr(metric, '__name__', 'metric')}"
+    return on_blurred
+
+
 def copy_baseline(truth, threshold=MOVING_THRESHOLD):
-    """What copying frame 0 into every frame scores: {"psnr", "moving_psnr"} floats (mean over videos)
-    for (T, C, H, W) or (V, T, C, H, W) ground truth, and the ``moving_share`` of pixels it is measured on."""
+    """What copying frame 0 into every frame scores: {"psnr", "moving_psnr", "vacated_psnr",
+    "silhouette_iou"} floats (mean over videos, NaNs left out) for (T, C, H, W) or (V, T, C, H, W) ground
+    truth, and the ``moving_share`` of pixels the moving PSNR is measured on."""
     copy = truth[..., :1, :, :, :].expand_as(truth)
     return {"psnr": float(psnr_per_frame(copy[..., 1:, :, :, :], truth[..., 1:, :, :, :]).mean()),
             "moving_psnr": float(moving_psnr(copy, truth, threshold).nanmean()),
+            "vacated_psnr": float(vacated_psnr(copy, truth).nanmean()),
+            "silhouette_iou": float(silhouette_iou(copy, truth).nanmean()),
             "moving_share": float(moving_share(truth, threshold).mean())}
 
 

@@ -8,7 +8,8 @@ import torch
 
 from ..errors import UserInputError
 from ..runtime import autocast_context
-from .metrics import copy_baseline, moving_psnr, psnr_8bit, psnr_per_frame, ssim_per_frame
+from .metrics import (copy_baseline, moving_psnr, psnr_8bit, psnr_per_frame, silhouette_iou, ssim_per_frame,
+                      vacated_psnr)
 from .submission import scored_frames, to_pixels
 
 
@@ -45,8 +46,9 @@ def score_videos(videos, truth):
     """Every metric of predicted videos against their ground truth, per video.
 
     videos, truth: (B, T, 3, H, W) in [0, 1] (CPU). Returns numpy arrays: ``psnr`` and ``ssim``
-    (B, T-1) per frame 1..T-1; ``mse`` (B,) over frames 1..T-1; ``moving_psnr`` (B,) over the moving
-    pixels (modules.eval.metrics); ``kaggle_psnr`` (B,) 8-bit PSNR averaged over the Kaggle's
+    (B, T-1) per frame 1..T-1; ``mse`` (B,) over frames 1..T-1; ``moving_psnr`` and ``vacated_psnr`` (B,)
+    over the moving and the vacated pixels, ``silhouette_iou`` (B,) (modules.eval.metrics; the background
+    is the median of all T true frames); ``kaggle_psnr`` (B,) 8-bit PSNR averaged over the Kaggle's
     scored frames (NaN for videos too short to have any).
     """
     pred, true = videos[:, 1:].float(), truth[:, 1:].float()
@@ -55,7 +57,8 @@ def score_videos(videos, truth):
               else torch.full((videos.shape[0],), float("nan")).numpy())
     return {"psnr": psnr_per_frame(pred, true).numpy(), "ssim": ssim_per_frame(pred, true).numpy(),
             "mse": (pred - true).pow(2).mean(dim=(1, 2, 3, 4)).numpy(),
-            "moving_psnr": moving_psnr(videos, truth).numpy(), "kaggle_psnr": kaggle, "kaggle_frames": kept}
+            "moving_psnr": moving_psnr(videos, truth).numpy(), "vacated_psnr": vacated_psnr(videos, truth).numpy(),
+            "silhouette_iou": silhouette_iou(videos, truth).numpy(), "kaggle_psnr": kaggle, "kaggle_frames": kept}
 
 
 def rollout_and_score(model, frames, poses, *, num_samples=1, seed=0, z_mode="prior", amp="none", source=None):
@@ -64,7 +67,7 @@ def rollout_and_score(model, frames, poses, *, num_samples=1, seed=0, z_mode="pr
 
     frames, poses: (T, 3, H, W) on the model's device. Returns :func:`score_videos`' arrays over the
     samples (first axis K), the ``videos`` (K, T, 3, H, W) on the CPU, and the ``copy`` baseline
-    (copying frame 0: {"psnr", "moving_psnr"}).
+    (copying frame 0: :func:`modules.eval.metrics.copy_baseline`).
     """
     first = frames[:1].expand(num_samples, -1, -1, -1)
     videos = generate(model, first, poses.unsqueeze(0).expand(num_samples, -1, -1, -1, -1), seed=seed,

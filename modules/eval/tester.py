@@ -8,7 +8,7 @@ from ..errors import UserInputError
 from ..io import write_json
 from .inference import describe_model, load_inference_model, prepare_output_dir
 from .media import GIF_SCALE, VIDEO_FPS, mp4_available, save_gif, save_mp4
-from .metrics import copy_baseline, moving_psnr
+from .metrics import copy_baseline, moving_psnr, silhouette_iou, vacated_psnr
 from .rollout import generate, require_finite
 from .submission import (format_scores, read_submission, require_kaggle_frame_size, score, to_pixels,
                          write_submission)
@@ -65,8 +65,9 @@ def make_submission(cfg):
 
 def local_score(root, videos, frame_H, frame_W):
     """Score the prediction against the dataset's test ground truth when it has one (None otherwise):
-    the Kaggle formula, the moving-region PSNR and copying frame 0 beside both. The submission is
-    already written: a problem with the ground truth is reported, not raised."""
+    the Kaggle formula, the moving-region and vacated-region PSNRs and the silhouette IoU (over frames
+    1..T-1), and copying frame 0 beside each. The submission is already written: a problem with the
+    ground truth is reported, not raised."""
     try:
         truth = load_ground_truth(root, frame_H, frame_W)
         if truth is None:
@@ -79,17 +80,21 @@ def local_score(root, videos, frame_H, frame_W):
         return None
     result = score(to_pixels(videos), to_pixels(truth))
     copied = score(to_pixels(truth[:, :1].expand_as(truth)), to_pixels(truth))
-    moving = moving_psnr(videos, truth).numpy()
-    copy_moving = copy_baseline(truth)["moving_psnr"]
+    region = {"moving_psnr": moving_psnr(videos, truth).numpy(), "vacated_psnr": vacated_psnr(videos, truth).numpy(),
+              "silhouette_iou": silhouette_iou(videos, truth).numpy()}
+    baseline = copy_baseline(truth)
     print("local score against test/test_img_gt (the course's Kaggle formula):")
     print(format_scores(result))
     print(f"copying frame 0 instead: public {copied['public']:.3f}, overall {copied['overall']:.3f} dB")
-    print(f"moving pixels (|truth - frame 0| > threshold): {np.nanmean(moving):.3f} dB "
-          f"(copying frame 0: {copy_moving:.3f} dB)")
+    for name, what, unit in (("moving_psnr", "moving pixels (|truth - frame 0| > threshold)", " dB"),
+                             ("vacated_psnr", "vacated region (frame 0's dancer gone)", " dB"),
+                             ("silhouette_iou", "dancer-silhouette IoU", "")):
+        print(f"{what}: {np.nanmean(region[name]):.3f}{unit} (copying frame 0: {baseline[name]:.3f}{unit})")
     return {**{k: result[k] for k in ("public", "private", "overall")}, "per_video": result["per_video"].tolist(),
             "copy": {k: copied[k] for k in ("public", "private", "overall")},
-            "moving_psnr": float(np.nanmean(moving)), "moving_psnr_per_video": moving.tolist(),
-            "copy_moving_psnr": copy_moving}
+            **{k: float(np.nanmean(v)) for k, v in region.items()},
+            **{f"{k}_per_video": v.tolist() for k, v in region.items()},
+            **{f"copy_{k}": baseline[k] for k in region}}
 
 
 def write_videos(names, videos, out):

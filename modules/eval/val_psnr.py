@@ -7,8 +7,9 @@ Sampling modes, each labelled in the file names and the legend:
   best_of_k  K prior samples, keeping the one with the highest mean PSNR, as the video-prediction
              literature reports (SVG, SRVP); an optimistic number, not the test protocol.
 Metrics (``modules.eval.rollout.score_videos``): per frame 1..T-1 PSNR on the float outputs and
-SSIM; per video the Kaggle-style PSNR (both videos quantised to 8 bits, frames 1..600) and the
-PSNR over the moving pixels, with copying frame 0 as the baseline of both PSNRs.
+SSIM; per video the Kaggle-style PSNR (both videos quantised to 8 bits, frames 1..600), the PSNR over
+the moving pixels and over the vacated region, and the dancer-silhouette IoU, with copying frame 0 as the
+baseline of all but the Kaggle-style PSNR.
 """
 import csv
 from pathlib import Path
@@ -49,7 +50,8 @@ def analyse(model, frames, poses, *, mode="prior", num_samples=1, seed=0, amp="n
     """Roll out one validation video K times (one batched rollout) and measure every frame.
 
     frames, poses: (T, 3, H, W) in [0, 1] on the model's device. Returns a dict of numpy arrays over
-    samples k: ``psnr`` and ``ssim`` (K', T-1), ``kaggle_psnr`` and ``moving_psnr`` (K',), where
+    samples k: ``psnr`` and ``ssim`` (K', T-1), ``kaggle_psnr``, ``moving_psnr``, ``vacated_psnr`` and
+    ``silhouette_iou`` (K',), where
     K' = 1 for ``zero`` and ``best_of_k`` (the kept sample, ``chosen``) and K otherwise;
     ``sample_avg_psnr`` (K,) the mean PSNR of every sample drawn; ``video`` (T, 3, H, W), the first
     kept sample; ``copy`` the copy-frame-0 baseline. ``source`` (the checkpoint): refuse a NaN/inf rollout
@@ -63,7 +65,7 @@ def analyse(model, frames, poses, *, mode="prior", num_samples=1, seed=0, amp="n
     if mode == "best_of_k":
         result["chosen"] = int(result["sample_avg_psnr"].argmax())
         keep = slice(result["chosen"], result["chosen"] + 1)
-        for key in ("psnr", "ssim", "kaggle_psnr", "moving_psnr", "mse", "videos"):
+        for key in ("psnr", "ssim", "kaggle_psnr", "moving_psnr", "vacated_psnr", "silhouette_iou", "mse", "videos"):
             result[key] = result[key][keep]
     result["video"] = result["videos"][0]
     return result
@@ -82,7 +84,11 @@ def summarise(result, *, mode, num_samples, seed):
                "kaggle_frames": f"{frames[0]}..{frames[-1]}" if frames else "none",
                "ssim": float(result["ssim"].mean()),
                "moving_psnr": float(np.nanmean(result["moving_psnr"])),
+               "vacated_psnr": float(np.nanmean(result["vacated_psnr"])),
+               "silhouette_iou": float(np.nanmean(result["silhouette_iou"])),
                "copy_psnr": result["copy"]["psnr"], "copy_moving_psnr": result["copy"]["moving_psnr"],
+               "copy_vacated_psnr": result["copy"]["vacated_psnr"],
+               "copy_silhouette_iou": result["copy"]["silhouette_iou"],
                "moving_share": result["copy"]["moving_share"]}
     if result["chosen"] is not None:
         summary["chosen_sample"] = result["chosen"]
@@ -163,7 +169,9 @@ def val_psnr_report(cfg):
     print(f"{summary['label']} (K={cfg.num_samples}, seed {cfg.seed}) over frames 1..{summary['frames'] - 1}: "
           f"PSNR {summary['avg_psnr']:.3f} dB (float), Kaggle-style {summary['kaggle_psnr']:.3f} dB "
           f"(8-bit, frames {summary['kaggle_frames']}), SSIM {summary['ssim']:.4f}; moving pixels "
-          f"{summary['moving_psnr']:.3f} dB; copying frame 0: {summary['copy_psnr']:.3f} / "
-          f"{summary['copy_moving_psnr']:.3f} dB")
+          f"{summary['moving_psnr']:.3f} dB, vacated region {summary['vacated_psnr']:.3f} dB, silhouette IoU "
+          f"{summary['silhouette_iou']:.3f}; copying frame 0: {summary['copy_psnr']:.3f} / "
+          f"{summary['copy_moving_psnr']:.3f} / {summary['copy_vacated_psnr']:.3f} dB / IoU "
+          f"{summary['copy_silhouette_iou']:.3f}")
     print(f"wrote {paths['plot']}, {paths['csv']}, {summary_path}")
     return summary

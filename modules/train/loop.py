@@ -115,8 +115,9 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
 
 def validate(model, frames, poses, *, seed=0, amp="none"):
     """Score one prior-sampled rollout of the validation video (T, 3, H, W): the metrics.csv values
-    (``val_loss`` = rollout MSE, ``val_psnr``, ``val_moving_psnr``, ``val_ssim``, the copy-frame-0
-    baselines), ``psnr_per_frame`` (T-1,) and the generated ``video`` (T, 3, H, W) on the CPU."""
+    (``val_loss`` = rollout MSE, ``val_psnr``, ``val_moving_psnr``, ``val_vacated_psnr``,
+    ``val_silhouette_iou``, ``val_ssim``, the copy-frame-0 baselines), ``psnr_per_frame`` (T-1,) and the
+    generated ``video`` (T, 3, H, W) on the CPU."""
     was_training = model.training
     result = rollout_and_score(model, frames, poses, seed=seed, amp=amp)
     model.train(was_training)
@@ -124,6 +125,10 @@ def validate(model, frames, poses, *, seed=0, amp="none"):
             "psnr_per_frame": result["psnr"][0],
             "val_moving_psnr": float(result["moving_psnr"][0]), "val_ssim": float(result["ssim"][0].mean()),
             "copy_psnr": result["copy"]["psnr"], "copy_moving_psnr": result["copy"]["moving_psnr"],
+            "val_vacated_psnr": float(result["vacated_psnr"][0]),
+            "val_silhouette_iou": float(result["silhouette_iou"][0]),
+            "copy_vacated_psnr": result["copy"]["vacated_psnr"],
+            "copy_silhouette_iou": result["copy"]["silhouette_iou"],
             "video": result["videos"][0]}
 
 
@@ -290,9 +295,10 @@ def epoch_line(row, cfg, best_psnr):
     """The line printed after every epoch."""
     train = (f"epoch {row['epoch'] + 1}/{cfg.num_epoch}: loss {row['train_loss']:.4f} (recon {row['train_recon']:.4f}, "
              f"kl {row['train_kl']:.4g}) beta {row['beta']:.3g} tfr {row['tfr']:.2f}")
-    val = (f"val PSNR {row['val_psnr']:.2f} dB (best {best_psnr:.2f}), moving {row['val_moving_psnr']:.2f} dB "
-           f"(copying frame 0: {row['copy_psnr']:.2f} / {row['copy_moving_psnr']:.2f})" if "val_psnr" in row
-           else "not validated (--val_every)")
+    val = (f"val PSNR {row['val_psnr']:.2f} dB (best {best_psnr:.2f}), moving {row['val_moving_psnr']:.2f} dB, "
+           f"vacated {row['val_vacated_psnr']:.2f} dB, IoU {row['val_silhouette_iou']:.3f} (copying frame 0: "
+           f"{row['copy_psnr']:.2f} / {row['copy_moving_psnr']:.2f} / {row['copy_vacated_psnr']:.2f} / "
+           f"{row['copy_silhouette_iou']:.3f})" if "val_psnr" in row else "not validated (--val_every)")
     return f"{train} | {val}{selection_note(row)} | {row['seconds']:.0f}s"
 
 
@@ -321,7 +327,9 @@ def validate_only(cfg):
     out = Path(cfg.save_root or Path(cfg.ckpt_path).parent)
     out.mkdir(parents=True, exist_ok=True)
     save_gif(rollout_panel(val["video"], frames.cpu(), poses.cpu()), out / "val_rollout_test.gif", scale=2)
-    print(f"validation: PSNR {val['val_psnr']:.2f} dB (moving {val['val_moving_psnr']:.2f} dB; copying frame 0 "
-          f"{val['copy_psnr']:.2f} / {val['copy_moving_psnr']:.2f}), MSE {val['val_loss']:.5f} over "
+    print(f"validation: PSNR {val['val_psnr']:.2f} dB (moving {val['val_moving_psnr']:.2f} dB, vacated "
+          f"{val['val_vacated_psnr']:.2f} dB, IoU {val['val_silhouette_iou']:.3f}; copying frame 0 "
+          f"{val['copy_psnr']:.2f} / {val['copy_moving_psnr']:.2f} / {val['copy_vacated_psnr']:.2f} / "
+          f"{val['copy_silhouette_iou']:.3f}), MSE {val['val_loss']:.5f} over "
           f"{frames.shape[0] - 1} frames")
     return val

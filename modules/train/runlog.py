@@ -7,7 +7,8 @@ from ..io import atomic_path
 
 COLUMNS = ("epoch", "lr", "beta", "tfr", "teacher_forcing", "train_loss", "train_recon", "train_kl",
            "val_loss", "val_psnr", "val_moving_psnr", "val_ssim", "copy_psnr", "copy_moving_psnr", "seconds",
-           "first_weight_vacated", "flow_on_dancer")
+           # added later, so at the end: a metrics.csv without them still reads (NaN) and is resumed
+           "val_vacated_psnr", "val_silhouette_iou", "copy_vacated_psnr", "copy_silhouette_iou")
 
 
 class Run:

@@ -41,7 +41,7 @@ MODEL_KEYS = ("arch", "F_dim", "L_dim", "N_dim", "D_out_dim", "fix_leaky_relu", 
 # Documented presets: explicit flag values applied as defaults (flags given on the command line
 # still win). The template's own defaults are untouched.
 PRESETS = {
-    # Learns visibly on 2 CPU cores in about 10 minutes (README, "CPU quick start"): 16x cheaper
+    # The earlier CPU quick start (docs/training.md, "The earlier quick start"): 16x cheaper
     # widths; the anchored output (starts as a copy of the first frame, only the dancer is redrawn);
     # scaled init; free-running training (no teacher forcing: rollouts are what is scored); KL
     # averaged per latent number at beta = 1; a constant learning rate.
@@ -63,9 +63,9 @@ PRESETS = {
         "num_epoch": 20, "partial": 1.0, "num_workers": 0, "per_save": 5,
         "tfr": 0.0,
     },
-    # The real course data on a GPU (README, "The real dataset"): cpu_pyramid's model and recipe, the
-    # one measured on real course videos (lab4_gif, docs/data.md), at a batch and a number of epochs a
-    # GPU affords on the 23,410-frame train set (182 steps of 131.6 GFLOP per epoch; docs/training.md).
+    # The real course data on a GPU (README, "The real dataset"; docs/training.md): cpu_pyramid's
+    # model and recipe, the one measured on real course videos (lab4_gif, docs/data.md), at a batch and
+    # a number of epochs a GPU affords on the 23,410-frame train set (182 steps of 131.6 GFLOP each).
     # Batch 8 and 100 epochs are not measured on the full data: on lab4_gif the val PSNR was still
     # rising, slowly, at epoch 39.
     "lab4": {

@@ -13,7 +13,8 @@ Sections (results in docs/performance.md):
              off (the headline: --tfr 0, the cpu_quick preset) and on, at the template's widths and
              the preset's: the template's frame-by-frame step (template layers) vs ours in fp32 and
              in bf16 (--amp auto: where the CPU/GPU runs it natively), variants interleaved
-  presets    the quick-start presets' own training step (cpu_quick, cpu_pyramid), fp32 and bf16
+  presets    each preset's own training step (cpu_quick, cpu_pyramid, lab4 at its batch of 8), fp32
+             and bf16, with its GFLOP per step (torch.utils.flop_counter)
   profile    torch.profiler's top ops of our default step, teacher forcing off, per width
   allocator  our step in fresh processes with and without the glibc allocator thresholds
   rollout    5 test videos: template-style (template layers, one video, posterior computed) vs ours
@@ -51,7 +52,7 @@ from modules.config import parse_train_args  # noqa: E402
 from modules.vae import VAE_Model  # noqa: E402
 
 SECTIONS = ("loader", "peak", "step", "presets", "profile", "allocator", "rollout", "memory")
-QUICK_START_PRESETS = ("cpu_quick", "cpu_pyramid")
+BENCH_PRESETS = ("cpu_quick", "cpu_pyramid", "lab4")
 TEMPLATE_WIDTHS = dict(F_dim=128, L_dim=32, N_dim=12, D_out_dim=192)
 # The cpu_quick preset's network (modules/config.py PRESETS): 16x cheaper per frame.
 PRESET_WIDTHS = dict(F_dim=32, L_dim=8, N_dim=4, D_out_dim=48)
@@ -245,10 +246,10 @@ def section_step(args, device):
 
 
 def section_presets(args, device):
-    """The quick-start presets' own training step (their networks, B, T, KL reduction; free-running),
-    fp32 and, when --amp gives one, the autocast dtype: what `Trainer.py --preset P` runs per batch."""
-    variants = {}
-    for preset in QUICK_START_PRESETS:
+    """Each preset's own training step (its networks, B, T, KL reduction; free-running), fp32 and, when
+    --amp gives one, the autocast dtype: what `Trainer.py --preset P` runs per batch; GFLOP per step."""
+    variants, gflop = {}, {}
+    for preset in BENCH_PRESETS:
         cfg = parse_train_args(["--preset", preset])
         torch.manual_seed(0)
         model = build_vae(cfg).to(device)
@@ -264,13 +265,14 @@ def section_presets(args, device):
                     pred, mu, logvar = model(frames, poses, False)
                 cvae_loss(pred, frames[:, 1:], mu, logvar, 1.0, cfg.kl_reduction)["loss"].backward()
                 optimizer.step()
-            variants[f"{preset}, {'fp32' if amp == 'none' else amp}"] = step
+            name = f"{preset} (B={cfg.batch_size}), {'fp32' if amp == 'none' else amp}"
+            variants[name], gflop[name] = step, flops_of(step) / 1e9
     load_before = load1()
     times = interleaved(variants, args.repeats + 2, warmup=1, device=device)
-    base = times[f"{QUICK_START_PRESETS[0]}, fp32"]
-    print(f"\n## quick-start presets: one training step (free-running), load {load_before:.2f} -> {load1():.2f}")
-    table(["variant", "s/step", f"vs {QUICK_START_PRESETS[0]} fp32"],
-          [[name, f"{t:.3f}", f"{base / t:.2f}x"] for name, t in times.items()])
+    base = times[f"{BENCH_PRESETS[0]} (B=2), fp32"]
+    print(f"\n## presets: one training step (free-running), load {load_before:.2f} -> {load1():.2f}")
+    table(["variant", "GFLOP/step", "s/step", f"vs {BENCH_PRESETS[0]} fp32"],
+          [[name, f"{gflop[name]:.1f}", f"{t:.3f}", f"{base / t:.2f}x"] for name, t in times.items()])
     return times
 
 

@@ -234,8 +234,8 @@ def add_training_args(parser):
                             "the epochs between write metrics without val figures and last.pt")
     group.add_argument("--clip_grad", type=_non_negative, default=1.0, help="max grad norm; 0 = off")
     group.add_argument("--candidate_loss", type=_non_negative, default=1.0,
-                       help="--output_head composite: weight of the MSE of the warped and generated candidates "
-                            "themselves, so both stay whole images before the selection uses them")
+                       help="--output_head composite: weight of the MSE of the generated candidate itself, so it "
+                            "stays a whole image before the selection uses it")
     group.add_argument("--test", action="store_true", help="only validate the --ckpt_path model")
     group.add_argument("--store_visualization", action="store_true",
                        help="also save a GIF of the validation rollout every epoch (default: best and last)")

@@ -90,3 +90,20 @@ def test_bad_requests_exit_with_a_message(run, capsys, args, message):
     with pytest.raises(SystemExit) as exit_info:
         _main(run, *args)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_second_checkpoint_of_the_run_keeps_the_first_ones_outputs(run, capsys):
+    ckpts = run / "run" / "checkpoints"
+    (ckpts / "epoch_001.pt").write_bytes((ckpts / "last.pt").read_bytes())
+    (run / "run" / ".val_psnr_prior.x1.tmp.png").write_bytes(b"left by a killed run")
+    _main(run)
+    first = json.loads((run / "run" / "val_psnr_prior.json").read_text())
+    assert not (run / "run" / ".val_psnr_prior.x1.tmp.png").exists()
+    val_PSNR.main(["--DR", str(run / "data"), "--ckpt_path", str(ckpts / "epoch_001.pt"),
+                   "--val_vi_len", str(VAL_LEN), "--device", "cpu"])
+    assert json.loads((run / "run" / "val_psnr_prior.json").read_text()) == first
+    second = json.loads((run / "run" / "epoch_001" / "val_psnr_prior.json").read_text())
+    assert second["checkpoint"] == str(ckpts / "epoch_001.pt")
+    assert "holds the outputs of" in capsys.readouterr().out
+    _main(run)  # the same checkpoint again: its own outputs are replaced, in place
+    assert not (run / "run" / "last").exists()

@@ -147,14 +147,14 @@ def val_psnr_report(cfg):
     check_sampling(cfg.mode, cfg.num_samples)
     model, device, ckpt = load_inference_model(cfg)
     print(describe_model(cfg, ckpt))
-    out = prepare_output_dir(cfg.save_root, cfg.ckpt_path)
+    label = run_label(cfg.mode, cfg.num_samples)
+    out = prepare_output_dir(cfg.save_root, cfg.ckpt_path, f"val_psnr_{label}.json", writes=(f"val_psnr_{label}",))
     root = dataset_root(cfg)
     frames, poses = load_val_video(cfg, root)
     result = analyse(model, frames.to(device), poses.to(device), mode=cfg.mode, num_samples=cfg.num_samples,
                      seed=cfg.seed, amp=cfg.amp, source=cfg.ckpt_path)
     summary = summarise(result, mode=cfg.mode, num_samples=cfg.num_samples, seed=cfg.seed)
     summary.update(checkpoint=str(cfg.ckpt_path), epoch=ckpt.get("epoch"), dataset=str(root))
-    label = run_label(cfg.mode, cfg.num_samples)
     title = f"{Path(cfg.ckpt_path).name} (epoch {ckpt.get('epoch', '?')}), validation video, {summary['label']}"
     paths = {"plot": plot_per_frame_psnr(result, summary, out / f"val_psnr_{label}.png", title),
              "csv": write_per_frame_csv(result, out / f"val_psnr_{label}.csv")}

@@ -278,10 +278,10 @@ def validate_only(cfg):
     frames, poses = (x.to(device) for x in load_val_video(cfg, root))
     val = validate(model, frames, poses, seed=cfg.seed, amp=cfg.amp)
     require_finite(val["video"], cfg.ckpt_path, model)
+    print(f"validation: PSNR {val['val_psnr']:.2f} dB (moving {val['val_moving_psnr']:.2f} dB; copying frame 0 "
+          f"{val['copy_psnr']:.2f} / {val['copy_moving_psnr']:.2f}), MSE {val['val_loss']:.5f} over "
+          f"{frames.shape[0] - 1} frames", flush=True)  # before the GIF, which a read-only folder refuses
     out = Path(cfg.save_root or Path(cfg.ckpt_path).parent)
     out.mkdir(parents=True, exist_ok=True)
     save_gif(rollout_panel(val["video"], frames.cpu(), poses.cpu()), out / "val_rollout_test.gif", scale=2)
-    print(f"validation: PSNR {val['val_psnr']:.2f} dB (moving {val['val_moving_psnr']:.2f} dB; copying frame 0 "
-          f"{val['copy_psnr']:.2f} / {val['copy_moving_psnr']:.2f}), MSE {val['val_loss']:.5f} over "
-          f"{frames.shape[0] - 1} frames")
     return val

@@ -8,7 +8,7 @@ Claiming a folder:
   * refuses a folder that already holds a run (metrics.csv or checkpoints) unless this run resumes
     from one of that folder's checkpoints or ``--overwrite`` was given (then the old run's outputs
     are removed first, so no stale epoch_*.pt remains beside the new ones);
-  * removes the temporary files that killed writes left in ``checkpoints/`` (``.<name>.*.tmp*``);
+  * removes the temporary files that killed writes left in it and in ``checkpoints/`` (``.<name>.*.tmp*``);
   * on failure, removes the folder again if it created it and nothing was written to it.
 """
 import os
@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import UserInputError
+from ..io import remove_stale_temp_files
 
 LOCK_NAME = ".run.lock"
 CHECKPOINT_DIR = "checkpoints"
 # What a finished or running training leaves; --overwrite removes these before the new run starts.
 RUN_OUTPUTS = ("metrics.csv", CHECKPOINT_DIR, "gifs", "val_rollout.gif", "val_rollout_best.gif")
-TEMP_PATTERN = ".*.tmp*"  # modules.io.atomic_path's temporary names
 
 
 @contextmanager
@@ -34,7 +34,8 @@ def claimed_run_folder(root, *, ckpt_path=None, overwrite=False):
     _make_folder(root)
     lock = _acquire_lock(root)
     try:
-        remove_stale_temp_files(root / CHECKPOINT_DIR)
+        for folder in (root, root / CHECKPOINT_DIR):
+            remove_stale_temp_files(folder)
         _check_previous_run(root, ckpt_path, overwrite)
         yield root
     except BaseException:
@@ -123,13 +124,6 @@ def _check_previous_run(root, ckpt_path, overwrite):
            f"--ckpt_path {ckpt_path} is not one of its checkpoints; resume from {resume}")
     raise UserInputError(f"--save_root {root} already holds a run ({shown}): {how}, pass a new --save_root, "
                          f"or add --overwrite to replace it")
-
-
-def remove_stale_temp_files(folder):
-    """Delete the temporary files killed writes left in ``folder`` (only called under the lock)."""
-    for path in Path(folder).glob(TEMP_PATTERN):
-        if path.is_file():
-            path.unlink(missing_ok=True)
 
 
 def _remove_if_empty(root):

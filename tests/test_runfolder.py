@@ -47,19 +47,55 @@ def test_resuming_without_save_root_goes_on_in_the_checkpoints_run_folder(tiny_d
     assert [r["epoch"] for r in read_metrics(run / "metrics.csv")] == [0, 1]
 
 
-def test_a_locked_folder_is_refused_and_a_stale_lock_is_taken_over(tmp_path, capsys):
+def test_a_locked_folder_is_refused_and_a_dead_process_lock_is_no_lock(tmp_path):
     folder = tmp_path / "run"
     with claimed_run_folder(folder):
         assert (folder / LOCK_NAME).read_text().split()[0] == str(os.getpid())
         with pytest.raises(UserInputError, match=f"{folder} is in use by another training run .process {os.getpid()}"):
             with claimed_run_folder(folder):
                 pass
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (folder / LOCK_NAME).write_text(f"{dead.stdout.strip()} {socket.gethostname()}\n")
+    assert not (folder / LOCK_NAME).exists()
+
+
+HOLD = "import filelock, sys, time; lock = filelock.FileLock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(60)"
+
+
+def test_another_process_holds_the_lock_until_it_is_killed(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(folder / LOCK_NAME)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(UserInputError, match="in use by another training run .a running process holds"):
+            with claimed_run_folder(folder):
+                pass
+    finally:
+        holder.kill()  # as kill -9, docker kill: no clean-up runs, the OS drops the flock
+        holder.wait()
     with claimed_run_folder(folder):
         pass
-    assert "taking over the stale lock" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content", [
+    lambda: f"{os.getpid()} {socket.gethostname()}\n",  # our own pid: a container restarted as pid 1 (G4)
+    lambda: "123 otherhost\n",  # another host: a new container's hostname (G6)
+    lambda: f"{os.getppid()} {socket.gethostname()}\n",  # a live, unrelated process: a reused pid (G2)
+    lambda: "garbage",
+])
+def test_a_lock_file_left_by_a_killed_run_is_no_lock(tmp_path, content):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / LOCK_NAME).write_text(content())
+    with claimed_run_folder(folder):
+        pass
     assert not (folder / LOCK_NAME).exists()
+
+
+def test_a_lock_that_is_a_folder_is_named(tmp_path):
+    (tmp_path / "run" / LOCK_NAME).mkdir(parents=True)
+    with pytest.raises(UserInputError, match="is a folder, not a file: remove it"):
+        with claimed_run_folder(tmp_path / "run"):
+            pass
 
 
 def test_stale_temp_files_are_removed_and_a_failed_start_leaves_no_folder(tiny_dataset, tmp_path):

@@ -2,9 +2,9 @@
 
 Claiming a folder:
   * creates it (an error names it when it is a file or cannot be written);
-  * takes an exclusive lock (``.run.lock``, created with O_EXCL, holding the pid and host), so two
-    runs never write into one folder at once; the lock of a process that is no longer running is
-    taken over, with a message;
+  * takes an exclusive lock (``.run.lock``, an flock through filelock; the file names the pid and
+    host for the message), so two runs never write into one folder at once. The OS releases an flock
+    when its process ends however it ends (kill -9, a container restart), so a lock is never stale;
   * refuses a folder that already holds a run (metrics.csv or checkpoints) unless this run resumes
     from one of that folder's checkpoints or ``--overwrite`` was given (then the old run's outputs
     are removed first, so no stale epoch_*.pt remains beside the new ones);
@@ -16,6 +16,8 @@ import shutil
 import socket
 from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from ..errors import UserInputError
 from ..io import remove_stale_temp_files
@@ -39,11 +41,11 @@ def claimed_run_folder(root, *, ckpt_path=None, overwrite=False):
         _check_previous_run(root, ckpt_path, overwrite)
         yield root
     except BaseException:
-        lock.unlink(missing_ok=True)
+        _release_lock(lock)
         if created:
             _remove_if_empty(root)
         raise
-    lock.unlink(missing_ok=True)
+    _release_lock(lock)
 
 
 def _make_folder(root):
@@ -60,47 +62,37 @@ def _make_folder(root):
 
 
 def _acquire_lock(root):
-    """Create ``root/.run.lock`` exclusively; take over a stale one (its process is gone)."""
-    lock = root / LOCK_NAME
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            owner = _lock_owner(lock)
-            if owner is not None and _is_running(*owner):
-                raise UserInputError(f"{root} is in use by another training run (process {owner[0]} on "
-                                     f"{owner[1]}, lock file {lock}); wait for it or pass another "
-                                     f"--save_root") from None
-            print(f"note: taking over the stale lock {lock} (its process "
-                  f"{owner[0] if owner else '?'} is no longer running)")
-            lock.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()} {socket.gethostname()}\n")
-        return lock
-    raise UserInputError(f"could not take the lock {lock}: another run took it first; pass another --save_root")
-
-
-def _lock_owner(lock):
-    """(pid, host) written in a lock file, or None when it cannot be read."""
+    """Hold ``root/.run.lock`` (an flock through filelock: the OS releases it when the process dies, so a
+    lock is never stale). Returns the held FileLock; a lock held by a running process is a UserInputError."""
+    path = root / LOCK_NAME
+    if path.is_dir():
+        raise UserInputError(f"the lock {path} is a folder, not a file: remove it (rmdir {path}) if no training "
+                             f"run is using {root}")
+    lock = FileLock(path)
     try:
-        pid, host = lock.read_text().split()
-        return int(pid), host
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise UserInputError(f"{root} is in use by another training run ({_lock_owner(path)} holds {path}); "
+                             f"wait for it or pass another --save_root") from None
+    except OSError as err:
+        raise UserInputError(f"cannot lock {path} ({err.strerror or err}): pass another --save_root") from None
+    path.write_text(f"{os.getpid()} {socket.gethostname()}\n")  # for the message of a refused run
+    return lock
+
+
+def _release_lock(lock):
+    """Remove the lock file (while still holding it, so no other run locks the old file), then release it."""
+    Path(lock.lock_file).unlink(missing_ok=True)
+    lock.release()
+
+
+def _lock_owner(path):
+    """Who holds the lock, as its file says ("process 123 on host"), for a message."""
+    try:
+        pid, host = path.read_text().split()
+        return f"process {int(pid)} on {host}"
     except (OSError, ValueError):
-        return None
-
-
-def _is_running(pid, host):
-    """Whether process ``pid`` is alive; a lock from another host is assumed alive (it cannot be checked)."""
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    return True
+        return "a running process"
 
 
 def _check_previous_run(root, ckpt_path, overwrite):

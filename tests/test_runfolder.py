@@ -1,5 +1,6 @@
 """The run-folder guard and the checkpoint write order: no run is overwritten, shared or left without best.pt."""
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -135,3 +136,62 @@ def test_best_is_written_before_last_and_a_resume_rewrites_a_lost_best(tiny_data
     assert load_checkpoint(run / "checkpoints" / "last.pt")["best_psnr"] > 0
     training.fit(config(tiny_dataset, run, "--num_epoch", "3", "--ckpt_path", str(run / "checkpoints" / "last.pt")))
     assert load_checkpoint(run / "checkpoints" / "best.pt")["epoch"] == 3
+
+
+def test_a_rewind_is_refused_in_the_runs_folder_and_forks_without_save_root(tiny_dataset, tmp_path, no_curves,
+                                                                           capsys):
+    run = training.fit(config(tiny_dataset, tmp_path / "v1", "--num_epoch", "3", "--per_save", "1"))
+    ckpts = run / "checkpoints"
+    before = {name: (ckpts / name).read_bytes() for name in ("last.pt", "best.pt")}
+    rewind = config(tiny_dataset, run, "--num_epoch", "2", "--ckpt_path", str(ckpts / "epoch_001.pt"))
+    with pytest.raises(UserInputError, match="is epoch 1 of the run in .* which reached epoch 3: going on in"):
+        training.fit(rewind)
+    rewind.save_root = None  # no --save_root: the run goes on from epoch 1 in a new folder
+    fork = training.fit(rewind)
+    assert fork == tmp_path / "v1_from_epoch_001"
+    assert {name: (ckpts / name).read_bytes() for name in ("last.pt", "best.pt")} == before
+    assert [r["epoch"] for r in read_metrics(run / "metrics.csv")] == [0, 1, 2]
+    assert [r["epoch"] for r in read_metrics(fork / "metrics.csv")] == [1]
+    best = load_checkpoint(fork / "checkpoints" / "best.pt")
+    out = capsys.readouterr().out
+    assert "going on in a new folder" in out
+    assert f"best checkpoint: {fork / 'checkpoints' / 'best.pt'} (val PSNR {best['best_psnr']:.2f} dB, epoch 2)" in out
+    # resuming the fork's own last.pt, or the run's, is no rewind
+    training.fit(config(tiny_dataset, run, "--num_epoch", "3", "--ckpt_path", str(ckpts / "last.pt")))
+
+
+def test_a_damaged_metrics_csv_is_repaired_before_the_resumed_epoch(tiny_dataset, tmp_path, no_curves, capsys):
+    run = training.fit(config(tiny_dataset, tmp_path / "run", "--num_epoch", "1"))
+    metrics = run / "metrics.csv"
+    metrics.write_bytes(b"\xef\xbb\xbf" + metrics.read_bytes() + b"garbage,row,not,numbers\n")  # a spreadsheet's save
+    training.fit(config(tiny_dataset, run, "--num_epoch", "2", "--ckpt_path", str(run / "checkpoints" / "last.pt")))
+    assert f"note: {metrics} line 3: 'garbage,row,not,numbers" in capsys.readouterr().out
+    assert [r["epoch"] for r in read_metrics(metrics)] == [0, 1]
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 2
+    assert not metrics.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+@pytest.mark.parametrize("text, kept, problem", [
+    ("epoch,val_psnr\n0,12.5\n", [0], None),
+    ("\ufeffepoch,val_psnr\n0,12.5\n", [0], None),
+    ("epoch,val_psnr\n0,12.5\ngarbage,1\n", [0], "line 3: 'garbage,1' is not a metrics row"),
+    ("epoch,val_psnr\n0,x\n1,13\n", [1], "line 2"),
+    ("epoch,val_psnr\n,13\n", [], "line 2: ',13' is not a metrics row .'no epoch'"),
+    ("val_psnr\n13\n", [], "line 2"),
+    ("epoch,val_psnr\r\n0,12.5,extra\r\n", [0], None),
+])
+def test_the_metrics_reader_leaves_out_and_names_bad_rows(tmp_path, text, kept, problem):
+    path = tmp_path / "metrics.csv"
+    path.write_bytes(text.encode("utf-8"))
+    problems = []
+    assert [r["epoch"] for r in read_metrics(path, problems)] == kept
+    assert (problems == []) if problem is None else re.search(problem, problems[0])
+
+
+def test_a_folder_with_metrics_but_no_checkpoint_does_not_advise_a_missing_file(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.csv").write_text("epoch\n0\n")
+    with pytest.raises(UserInputError, match="no checkpoint to resume from .* or add --overwrite") as err:
+        with claimed_run_folder(tmp_path / "run"):
+            pass
+    assert "--ckpt_path" not in str(err.value)

@@ -27,7 +27,7 @@ from ..schedules import kl_beta, teacher_forcing_ratio
 from . import distributed
 from .plots import plot_training_curves
 from .report import next_steps, start_message
-from .runfolder import claimed_run_folder
+from .runfolder import claimed_run_folder, resume_folder
 from .runlog import COLUMNS, Run, append_metrics, default_save_root
 from .setup import make_grad_scaler, prepare, seed_epoch, train_loader_for_epoch, training_state
 from .tensorboard import LOG_DIR, NoLog, check_requested, open_log
@@ -141,7 +141,7 @@ def _fit_in_process_group(cfg):
     ``module.`` prefix reaches a checkpoint; rank 0 alone validates and writes, and the others
     take its best PSNR."""
     main = distributed.is_main_process()
-    cfg.save_root = distributed.broadcast_from_main(str(run_folder_of(cfg)))
+    cfg.save_root = distributed.broadcast_from_main(str(run_folder_of(cfg)) if main else None)
     with ExitStack() as stack:
         # Rank 0 alone writes, so it alone claims the folder (lock, no overwriting, temp-file clean-up);
         # a refusal reaches every rank, so none waits for rank 0 in a collective.
@@ -160,10 +160,11 @@ def _fit_in_process_group(cfg):
 
 def run_folder_of(cfg):
     """--save_root; when resuming without one, the run folder of the checkpoint (so the resumed run
-    goes on in its own folder); else a new runs/<date-time>."""
+    goes on in its own folder; a new one when the checkpoint is from before that run's end); else a new
+    runs/<date-time>."""
     if cfg.save_root:
         return Path(cfg.save_root)
-    return default_output_dir(cfg.ckpt_path) if cfg.ckpt_path else default_save_root()
+    return resume_folder(cfg.ckpt_path, default_output_dir(cfg.ckpt_path)) if cfg.ckpt_path else default_save_root()
 
 
 def _train(cfg, main):

@@ -8,6 +8,9 @@ Claiming a folder:
   * refuses a folder that already holds a run (metrics.csv or checkpoints) unless this run resumes
     from one of that folder's checkpoints or ``--overwrite`` was given (then the old run's outputs
     are removed first, so no stale epoch_*.pt remains beside the new ones);
+  * refuses to rewind a run in its own folder: a checkpoint from before the end of the run
+    (epoch_001.pt of a 3-epoch run) would replace last.pt and the later metrics; without --save_root
+    such a resume goes on in a new sibling folder instead (:func:`resume_folder`, docs/run_folder.md);
   * removes the temporary files that killed writes left in it and in ``checkpoints/`` (``.<name>.*.tmp*``);
   * on failure, removes the folder again if it created it and nothing was written to it.
 """
@@ -21,6 +24,7 @@ from filelock import FileLock, Timeout
 
 from ..errors import UserInputError
 from ..io import remove_stale_temp_files
+from .runlog import read_metrics, repair_metrics
 
 LOCK_NAME = ".run.lock"
 CHECKPOINT_DIR = "checkpoints"
@@ -96,12 +100,15 @@ def _lock_owner(path):
 
 
 def _check_previous_run(root, ckpt_path, overwrite):
-    """Refuse to start a new run over an existing one; with ``overwrite``, clear it."""
+    """Refuse to start a new run over an existing one; with ``overwrite``, clear it. A resumed run
+    checks its folder's metrics.csv before it trains (see modules.train.runlog.repair_metrics)."""
     previous = [name for name in ("metrics.csv",) if (root / name).is_file()]
     previous += [f"{CHECKPOINT_DIR}/{p.name}" for p in sorted((root / CHECKPOINT_DIR).glob("*.pt"))]
     if not previous:
         return
     if ckpt_path and Path(ckpt_path).resolve().parent == (root / CHECKPOINT_DIR).resolve():
+        repair_metrics(root / "metrics.csv")
+        _refuse_rewind(root, ckpt_path)
         return
     if overwrite:
         for name in RUN_OUTPUTS:
@@ -111,11 +118,64 @@ def _check_previous_run(root, ckpt_path, overwrite):
         print(f"--overwrite: removed the previous run's outputs in {root}")
         return
     shown = ", ".join(previous[:4]) + (" ..." if len(previous) > 4 else "")
-    resume = root / CHECKPOINT_DIR / "last.pt"
-    how = (f"resume it with --ckpt_path {resume}" if ckpt_path is None else
-           f"--ckpt_path {ckpt_path} is not one of its checkpoints; resume from {resume}")
-    raise UserInputError(f"--save_root {root} already holds a run ({shown}): {how}, pass a new --save_root, "
-                         f"or add --overwrite to replace it")
+    raise UserInputError(f"--save_root {root} already holds a run ({shown}): {_how_to_go_on(root, ckpt_path)}, "
+                         f"pass a new --save_root, or add --overwrite to replace it")
+
+
+def _how_to_go_on(root, ckpt_path):
+    """The advice for a run refused by a folder that holds one: the checkpoint to resume from, if any."""
+    resume = next((root / CHECKPOINT_DIR / f"{name}.pt" for name in ("last", "interrupted")
+                   if (root / CHECKPOINT_DIR / f"{name}.pt").is_file()), None)
+    if resume is None:
+        return "it has no checkpoint to resume from (it stopped before its first epoch ended)"
+    if ckpt_path is None:
+        return f"resume it with --ckpt_path {resume}"
+    return f"--ckpt_path {ckpt_path} is not one of its checkpoints; resume from {resume}"
+
+
+# -- a checkpoint from the middle of a run --------------------------------------------------------------
+def rewind_of(root, ckpt_path):
+    """(the checkpoint's epoch, the last epoch ``root`` reached) when ``ckpt_path`` is from before the end
+    of the run in ``root`` (e.g. epoch_001.pt of a 3-epoch run, or best.pt of an earlier epoch); else None."""
+    from ..checkpoint import load_checkpoint  # here: torch only when resuming
+
+    reached = [int(r["epoch"]) + 1 for r in read_metrics(root / "metrics.csv")]
+    last = root / CHECKPOINT_DIR / "last.pt"
+    if last.is_file() and last.resolve() != Path(ckpt_path).resolve():
+        reached.append(int(load_checkpoint(last)["epoch"]))
+    epoch = int(load_checkpoint(ckpt_path)["epoch"])
+    return (epoch, max(reached)) if reached and epoch < max(reached) else None
+
+
+def _refuse_rewind(root, ckpt_path):
+    rewind = rewind_of(root, ckpt_path)
+    if rewind:
+        raise UserInputError(f"--ckpt_path {ckpt_path} is epoch {rewind[0]} of the run in {root}, which reached "
+                             f"epoch {rewind[1]}: going on in {root} would replace its last.pt and metrics of the "
+                             f"later epochs. Leave out --save_root to go on from it in a new folder "
+                             f"({fork_folder(root, rewind[0])}), or pass another --save_root")
+
+
+def fork_folder(root, epoch):
+    """A new sibling folder for a run rewound to ``epoch``: ``runs/x_from_epoch_001`` (``_2``... if taken)."""
+    base = root.with_name(f"{root.name}_from_epoch_{epoch:03d}")
+    fork, n = base, 1
+    while fork.exists():
+        n += 1
+        fork = base.with_name(f"{base.name}_{n}")
+    return fork
+
+
+def resume_folder(ckpt_path, root):
+    """Where a run resumed from ``ckpt_path`` without --save_root goes on: ``root`` (the checkpoint's
+    run folder), or a new sibling when the checkpoint is from before the end of that run."""
+    rewind = rewind_of(root, ckpt_path) if (root / CHECKPOINT_DIR).is_dir() else None
+    if rewind is None:
+        return root
+    fork = fork_folder(root, rewind[0])
+    print(f"note: {ckpt_path} is epoch {rewind[0]} of the run in {root}, which reached epoch {rewind[1]}: going on "
+          f"in a new folder, {fork} ({root} keeps its later epochs)", flush=True)
+    return fork
 
 
 def _remove_if_empty(root):

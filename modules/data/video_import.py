@@ -12,7 +12,6 @@ frame in ``test_img/<v>``, all labels in ``test_label/<v>``) plus their true fra
 ``test_img_gt/<v>`` for scoring.
 """
 
-import shutil
 from pathlib import Path
 
 from PIL import Image, ImageSequence
@@ -23,6 +22,7 @@ from dataloader import open_png, scan_frames
 from ..config import FILL_MODES, GIF_FRAME_MS
 from ..errors import UserInputError
 from ..io import write_json
+from .partial import partial_folder
 from .synthetic import PNG_COMPRESS_LEVEL
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -192,9 +192,7 @@ def import_dataset(pairs, out, *, val="0.1", test="0.1", n_test=1, frame_size=No
         n_person, n_pose = count_frames(person, **options), count_frames(pose, **options)
         lengths.append(aligned_length(n_person, n_pose, pose_offset, fill, names=(person, pose)))
     train_len, val_len, test_len = plan_split(sum(lengths), val, test, n_test)
-    tmp = out.with_name(out.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    tmp = partial_folder(out)
     g = 0
     with tqdm(total=sum(lengths), desc=f"importing into {out}", unit="frame",
               disable=None if progress else True) as bar:

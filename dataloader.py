@@ -133,12 +133,24 @@ def open_png(path):
         with Image.open(path) as im:
             if im.format != "PNG":
                 raise UserInputError(f"{path}: not a PNG file (its content is {im.format})")
-            return im.convert("RGB")
+            return _to_rgb(im)
     except UserInputError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise UserInputError(f"{path}: cannot decode the image, the file is corrupt, truncated or not a "
                              f"PNG ({err})") from None
+
+
+SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I")  # PIL's modes of a 16-bit greyscale PNG
+
+
+def _to_rgb(im):
+    """RGB of a decoded PNG. 16-bit greyscale is scaled to 8 bits (0..65535 -> 0..255): PIL's
+    ``convert("RGB")`` clips it instead, so every pixel above 255 (nearly all) became white."""
+    if im.mode in SIXTEEN_BIT_GREY:
+        grey = np.rint(np.asarray(im, dtype=np.float64) / 257.0).clip(0, 255).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
+    return im.convert("RGB")
 
 
 def decode_frame(path, frame_h, frame_w):

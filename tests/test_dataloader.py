@@ -341,3 +341,13 @@ def test_a_gap_in_a_test_videos_label_numbering_is_refused(root):
     (labels / "frame5.png").rename(labels / "frame15.png")
     expect_error(r"test_label/1: a gap in the frame numbering, frame4.png is followed by frame6.png",
                  make=lambda r: Dataset_Test(r, **SIZE), root=root)
+
+
+@pytest.mark.parametrize("dtype, mode", [("<u2", "I;16"), (">u2", "I;16B")])
+def test_16_bit_greyscale_frames_are_scaled_not_clipped_to_white(tmp_path, dtype, mode):
+    grey8 = np.arange(32 * 64, dtype=np.uint32).reshape(32, 64) % 256
+    path = tmp_path / "frame0.png"
+    Image.frombytes(mode, (64, 32), (grey8 * 257).astype(dtype).tobytes()).save(path)  # as ffmpeg -pix_fmt gray16be
+    assert Image.open(path).mode in dataloader.SIXTEEN_BIT_GREY
+    decoded = dataloader.decode_frame(path, 32, 64)
+    assert decoded.shape == (3, 32, 64) and np.array_equal(decoded[1], grey8)

@@ -31,7 +31,7 @@ from modules.console import note
 from modules.errors import UserInputError
 from modules.io import save_torch
 
-CACHE_VERSION = 2  # 2: the key holds a sample of every file's content
+CACHE_VERSION = 3  # 2: the key holds a sample of every file's content; 3: 16-bit greyscale scaled, not clipped
 CONTENT_SAMPLE = 1024  # bytes hashed at each end of a source file
 CACHE_DIR_NAME = ".lab4_cache"
 USER_CACHE_DIR = Path.home() / ".cache" / "lab4_cvae"

@@ -124,3 +124,18 @@ def test_unwritable_target_is_a_clear_error_and_leaves_nothing(tmp_path):
     with pytest.raises(UserInputError, match="cannot write"):
         write_submission(torch.zeros(1, 1, 3, 2, 2), tmp_path / "missing_dir" / "sub.csv")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_score_without_dr_uses_the_dataset_tester_recorded_and_says_which(tiny_dataset, tmp_path, capsys):
+    import json
+
+    import score
+    submission = tmp_path / "out" / "submission.csv"
+    submission.parent.mkdir()
+    score.main(["--DR", str(tiny_dataset), "--write_answer", str(submission)])  # a perfect submission
+    (tmp_path / "out" / "test_summary.json").write_text(json.dumps({"dataset": str(tiny_dataset)}))
+    capsys.readouterr()
+    score.main([str(submission)])
+    out = capsys.readouterr().out
+    assert out.startswith(f"answer: the test ground truth of {tiny_dataset} (test/test_img_gt); pass --DR")
+    assert "100.000" in out

@@ -190,12 +190,19 @@ def add_model_args(parser):
                        help="default: PyTorch's init; scaled: 1/fan_in variance, residual branches zeroed")
 
 
+# Under torchrun, how long a collective waits for the other ranks (torch's default is 30 min). It must cover
+# what rank 0 does alone while the others wait: decoding the dataset once, validating and saving an epoch.
+DDP_TIMEOUT_S = 600
+
+
 def add_runtime_args(parser):
     group = parser.add_argument_group("runtime")
     group.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
                        help="falls back to cpu with a warning when CUDA is not available")
     group.add_argument("--gpu", type=_positive_int, default=1, help="number of GPUs (>1: launch with torchrun)")
     group.add_argument("--ckpt_path", type=str, default=None)
+    group.add_argument("--ddp_timeout", type=_positive, default=DDP_TIMEOUT_S, metavar="SECONDS",
+                       help="under torchrun: how long a rank waits for a frozen peer before the run stops")
 
 
 def add_training_args(parser):

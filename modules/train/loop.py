@@ -131,7 +131,7 @@ def fit(cfg):
     """
     distributed.check_launch(cfg.gpu)
     check_requested(cfg)  # before the dataset is generated or decoded
-    with distributed.process_group(cfg.device):
+    with distributed.process_group(cfg.device, cfg.ddp_timeout):
         return _fit_in_process_group(cfg)
 
 

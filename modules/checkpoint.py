@@ -130,13 +130,19 @@ _DROPPED = object()
 def convert_trusted_checkpoint(src, dst):
     """Load ``src`` with ``weights_only=False`` (runs any code it holds: only for a trusted file), write
     its tensors-only content to ``dst`` and check that it loads safely. Returns what was left out."""
-    obj = torch.load(src, map_location="cpu", weights_only=False)
+    try:
+        obj = torch.load(src, map_location="cpu", weights_only=False)
+    except Exception as err:  # a truncated zip, a Git LFS pointer, a text file: named as the loader names them
+        raise UserInputError(refusal_message(src, err).replace("nothing was loaded", "nothing was written")) from None
     if isinstance(obj, torch.nn.Module):  # torch.save(model): its weights in the template's format
         obj = {"state_dict": obj.state_dict(), "last_epoch": 0}
     dropped = []
     state = tensors_only(obj, dropped=dropped)
     if not isinstance(state, dict):
         raise UserInputError(f"{src} holds a {type(obj).__name__}, not a checkpoint dict or a model")
+    if state.get("format") != FORMAT and "state_dict" not in state:
+        raise UserInputError(f"{src} is neither this repo's checkpoint format nor the course template's (keys: "
+                             f"{sorted(map(str, state))[:8]}); nothing was written")
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     save_torch(state, dst)
     load_checkpoint(dst)

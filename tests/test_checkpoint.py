@@ -1,4 +1,7 @@
 """Checkpoints: atomic round trip, the course template's format, readable errors, refused pickles."""
+import io
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -123,3 +126,30 @@ def test_convert_checkpoint_makes_a_trusted_template_checkpoint_load(tmp_path, c
     refusal(whole_module)
     convert_checkpoint.main([str(whole_module), str(tmp_path / "weights.pt")])
     load_model_weights(VAE_Model(**TINY_WIDTHS), load_checkpoint(tmp_path / "weights.pt")["model"])
+
+
+@pytest.mark.parametrize("make, args, message", [
+    (lambda d: d.mkdir(), lambda p: [p], "is a folder, not a file"),
+    (lambda p: torch.save({"state_dict": {}}, p), lambda p: [p, p], "is the file to convert: write the copy"),
+    (lambda p: p.write_bytes(_zip_bytes()[:200]), lambda p: [p], "could not be read, it is truncated or corrupt"),
+    (lambda p: p.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0\n"), lambda p: [p],
+     "a text file .* .a Git LFS pointer"),
+    (lambda p: p.write_bytes(b""), lambda p: [p], "an empty file"),
+    (lambda p: torch.save({"foo": np.float64(1)}, p), lambda p: [p], "neither this repo's checkpoint format"),
+])
+def test_convert_checkpoint_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, make, args, message):
+    src = tmp_path / "in.ckpt"
+    make(src)
+    before = sorted(tmp_path.iterdir())
+    content = src.read_bytes() if src.is_file() else None
+    with pytest.raises(SystemExit) as exit_info:
+        convert_checkpoint.main([str(a) for a in args(src)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and re.search(message, err) and "Traceback" not in err
+    assert sorted(tmp_path.iterdir()) == before and (content is None or src.read_bytes() == content)
+
+
+def _zip_bytes():
+    buffer = io.BytesIO()
+    torch.save({"state_dict": {"w": torch.zeros(1000)}}, buffer)
+    return buffer.getvalue()

@@ -308,13 +308,16 @@ class Dataset_Dance(torch.utils.data.Dataset):
         self.max_stride, self.max_anchor_gap, self.epoch = max_stride, max_anchor_gap, 0
         self.n_frames = int(len(images) * partial)
         self.video_starts = video_starts(self.images[:self.n_frames]) if max_anchor_gap else [0]
-        if self.n_frames < (video_len - 1) * max_stride + 1:
-            raise UserInputError(f"{split / f'{mode}_img'} has {len(images)} frames (partial={partial} "
-                                 f"keeps {self.n_frames}): fewer than one clip of {video_len} frames"
-                                 + (f" at stride {max_stride}" if max_stride > 1 else ""))
         self.offset = 0
         if random_offset:
             self.set_epoch(0)
+        if len(self) == 0:
+            raise UserInputError(f"{split / f'{mode}_img'} has {len(images)} frames (partial={partial} "
+                                 f"keeps {self.n_frames}): fewer than one clip of {video_len} frames "
+                                 f"(--{mode}_vi_len)" + (f" at stride up to {max_stride} (--clip_stride)"
+                                                         if max_stride > 1 else "")
+                                 + (f" plus the up to {video_len - 1} frames of --random_offset"
+                                    if random_offset else ""))
 
     def set_epoch(self, epoch):
         """Draw this epoch's clip offset (only with ``random_offset``) and strides; deterministic in

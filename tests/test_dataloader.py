@@ -96,7 +96,7 @@ def test_clip_stride_draws_a_step_per_clip_and_epoch_and_keeps_clips_inside_the_
     again = Dataset_Dance(root, "train", video_len=4, max_stride=3, seed=5, **SIZE)
     again.set_epoch(3)
     assert [again.stride(i) for i in range(len(ds))] == [ds.stride(i) for i in range(len(ds))]
-    with pytest.raises(UserInputError, match="fewer than one clip of 16 frames at stride 3"):
+    with pytest.raises(UserInputError, match="fewer than one clip of 16 frames .--train_vi_len. at stride up to 3"):
         Dataset_Dance(root, "train", video_len=16, max_stride=3, **SIZE)
 
 

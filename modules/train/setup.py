@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from ..architectures import build_vae
 from ..checkpoint import load_checkpoint, load_model_weights, rng_state, set_rng_state
 from ..config import take_model_flags
+from ..errors import UserInputError
 from ..runtime import channels_last_for, resolve_device
 from ..schedules import partial_for_epoch
 from . import distributed
@@ -133,7 +134,18 @@ def clips_in_epoch(n_clips, cfg, epoch):
     """How many of the ``n_clips`` training clips ``epoch`` trains on: the first ``--partial`` of them
     (``--fast_partial`` in the first epochs with --fast_train), at least one."""
     partial = partial_for_epoch(epoch, cfg.partial, cfg.fast_train, cfg.fast_partial, cfg.fast_train_epoch)
-    return max(1, int(n_clips * partial))
+    return max(1, int(n_clips * partial)) if n_clips else 0
+
+
+def require_a_batch(used, n_clips, cfg):
+    """Refuse an epoch of no batch (the DataLoader drops a last, incomplete one), naming the cause."""
+    per_rank = used // distributed.world_size()
+    if per_rank >= cfg.batch_size:
+        return
+    ranks = f" over {distributed.world_size()} processes" if distributed.is_distributed() else ""
+    raise UserInputError(f"{used} training clips per epoch (of {n_clips}; --partial {cfg.partial}){ranks} fill no "
+                         f"batch of --batch_size {cfg.batch_size}: lower --batch_size, or raise --partial or lower "
+                         f"--train_vi_len for more clips")
 
 
 def train_loader_for_epoch(train_set, cfg, epoch, generator):
@@ -144,7 +156,9 @@ def train_loader_for_epoch(train_set, cfg, epoch, generator):
     """
     if hasattr(train_set, "set_epoch"):
         train_set.set_epoch(epoch)
-    clips = Subset(train_set, range(clips_in_epoch(len(train_set), cfg, epoch)))
+    used = clips_in_epoch(len(train_set), cfg, epoch)
+    require_a_batch(used, len(train_set), cfg)
+    clips = Subset(train_set, range(used))
     sampler = None
     if distributed.is_distributed():
         sampler = DistributedSampler(clips, shuffle=True, seed=cfg.seed, drop_last=True)

@@ -87,7 +87,16 @@ def _video_arrays(path):
     try:
         yield from iio.imiter(path)
     except (OSError, RuntimeError, ValueError) as err:
-        raise UserInputError(f"{path}: cannot read the video ({err})") from None
+        raise UserInputError(f"{path}: cannot read the video ({reader_error(err)})") from None
+
+
+def reader_error(err):
+    """The gist of a video reader's error: its first line and ffmpeg's own last line, without the banner,
+    build configuration and library versions that imageio appends (15 lines)."""
+    head, _, stderr = str(err).partition("=== stderr ===")
+    first = next((line.strip() for line in head.splitlines() if line.strip()), type(err).__name__)
+    last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
+    return f"{first}; ffmpeg: {last}" if last else first
 
 
 def count_frames(source, **options):

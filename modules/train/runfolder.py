@@ -15,6 +15,7 @@ Claiming a folder:
   * on failure, removes the folder again if it created it and nothing was written to it.
 """
 import os
+import re
 import shutil
 import socket
 from contextlib import contextmanager
@@ -24,10 +25,11 @@ from filelock import FileLock, Timeout
 
 from ..errors import UserInputError
 from ..io import remove_stale_temp_files
-from .runlog import read_metrics, repair_metrics
+from .runlog import repair_metrics
 
 LOCK_NAME = ".run.lock"
 CHECKPOINT_DIR = "checkpoints"
+PERIODIC = re.compile(r"epoch_(\d+)\.pt")  # --per_save's checkpoints, named by the epochs they hold
 # What a finished or running training leaves; --overwrite removes these before the new run starts.
 RUN_OUTPUTS = ("metrics.csv", CHECKPOINT_DIR, "gifs", "val_rollout.gif", "val_rollout_best.gif")
 
@@ -135,14 +137,18 @@ def _how_to_go_on(root, ckpt_path):
 
 # -- a checkpoint from the middle of a run --------------------------------------------------------------
 def rewind_of(root, ckpt_path):
-    """(the checkpoint's epoch, the last epoch ``root`` reached) when ``ckpt_path`` is from before the end
-    of the run in ``root`` (e.g. epoch_001.pt of a 3-epoch run, or best.pt of an earlier epoch); else None."""
+    """(the checkpoint's epoch, the last epoch the run in ``root`` saved) when ``ckpt_path`` is from before
+    the end of that run (e.g. epoch_001.pt of a 3-epoch run, or best.pt of an earlier epoch); else None.
+
+    The end is what the checkpoints say (last.pt, interrupted.pt, the epoch_NNN.pt names), not metrics.csv,
+    which is written first and is ahead of last.pt after a kill between the two: resuming last.pt then is
+    no rewind."""
     from ..checkpoint import load_checkpoint  # here: torch only when resuming
 
-    reached = [int(r["epoch"]) + 1 for r in read_metrics(root / "metrics.csv")]
-    last = root / CHECKPOINT_DIR / "last.pt"
-    if last.is_file() and last.resolve() != Path(ckpt_path).resolve():
-        reached.append(int(load_checkpoint(last)["epoch"]))
+    folder = root / CHECKPOINT_DIR
+    reached = [int(m.group(1)) for m in (PERIODIC.fullmatch(p.name) for p in folder.glob("epoch_*.pt")) if m]
+    reached += [int(load_checkpoint(folder / name)["epoch"]) for name in ("last.pt", "interrupted.pt")
+                if (folder / name).is_file()]
     epoch = int(load_checkpoint(ckpt_path)["epoch"])
     return (epoch, max(reached)) if reached and epoch < max(reached) else None
 

@@ -22,7 +22,7 @@ from ..eval.inference import default_output_dir
 from ..eval.media import save_gif
 from ..eval.rollout import require_finite, rollout_and_score
 from ..objective import cvae_loss
-from ..runtime import autocast_context
+from ..runtime import autocast_context, check_compile
 from ..schedules import kl_beta, teacher_forcing_ratio
 from . import distributed
 from .plots import plot_training_curves
@@ -131,6 +131,7 @@ def fit(cfg):
     """
     distributed.check_launch(cfg.gpu)
     check_requested(cfg)  # before the dataset is generated or decoded
+    check_compile(cfg)
     with distributed.process_group(cfg.device, cfg.ddp_timeout):
         return _fit_in_process_group(cfg)
 

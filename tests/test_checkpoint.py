@@ -153,3 +153,24 @@ def _zip_bytes():
     buffer = io.BytesIO()
     torch.save({"state_dict": {"w": torch.zeros(1000)}}, buffer)
     return buffer.getvalue()
+
+
+PYRAMID_WIDTHS = dict(F_dim=16, L_dim=8, N_dim=4, D_out_dim=16)
+
+
+@pytest.mark.parametrize("weights, model, from_flags, advice", [
+    ("pyramid", "template", True, "holds --arch pyramid weights, the model is --arch template: pass --arch pyramid"),
+    ("template", "pyramid", True, "holds --arch template weights, the model is --arch pyramid: pass --arch template"),
+    ("template", "pyramid", False, "holds --arch template weights but its stored config says --arch pyramid: the "
+                                   "file is inconsistent"),
+    ("big_template", "template", False, "its stored config does not match its weights .widths --F_dim 128"),
+])
+def test_a_mismatch_names_the_arch_first_and_only_flags_that_would_work(weights, model, from_flags, advice):
+    from modules.pyramid import PyramidVAE
+
+    build = {"pyramid": lambda: PyramidVAE(**PYRAMID_WIDTHS), "template": lambda: VAE_Model(**TINY_WIDTHS),
+             "big_template": lambda: VAE_Model()}
+    with pytest.raises(UserInputError) as err:
+        load_model_weights(build[model](), build[weights]().state_dict(), "x.pt", from_flags=from_flags)
+    assert re.search(advice, str(err.value)), str(err.value)
+    assert from_flags or "pass these flags" not in str(err.value)

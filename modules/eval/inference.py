@@ -30,7 +30,7 @@ def load_inference_model(cfg):
     ckpt = load_checkpoint(cfg.ckpt_path)
     take_model_flags(cfg, ckpt.get("config", {}))
     model = build_vae(cfg)
-    load_model_weights(model, ckpt["model"], cfg.ckpt_path)
+    load_model_weights(model, ckpt["model"], cfg.ckpt_path, from_flags=bool(ckpt.get("template")))
     device = resolve_device(cfg.device)
     model.to(device).eval()
     if getattr(cfg, "channels_last", False):

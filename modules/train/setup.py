@@ -58,7 +58,7 @@ def restore(ckpt_path, model, optimizer=None, scheduler=None):
     Returns (next epoch to train, best PSNR so far, the checkpoint's config dict).
     """
     ckpt = load_checkpoint(ckpt_path)
-    load_model_weights(model, ckpt["model"], ckpt_path)
+    load_model_weights(model, ckpt["model"], ckpt_path, from_flags=bool(ckpt.get("template")))
     if optimizer is not None and "optimizer" in ckpt and not ckpt.get("template"):
         optimizer.load_state_dict(ckpt["optimizer"])
     if scheduler is not None and "scheduler" in ckpt:

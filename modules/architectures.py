@@ -27,6 +27,19 @@ def build_vae(config):
     raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
 
 
+def drop_unused_flags(cfg):
+    """Reset the pyramid-only flags of an ``--arch template`` config to their defaults, with a note, so the
+    config stored in its checkpoints says what the model is."""
+    if cfg.arch != "template":
+        return
+    defaults = model_kwargs({})
+    unused = [key for key in PYRAMID_ONLY if getattr(cfg, key) != defaults[key]]
+    if unused:
+        print(f"note: {' '.join('--' + key for key in unused)} ignored: only for --arch pyramid")
+    for key in unused:
+        setattr(cfg, key, defaults[key])
+
+
 def check_pyramid_frame_size(frame_H, frame_W):
     """--arch pyramid halves the frames twice: refuse a size it cannot take before any data is decoded
     (``None``: not known here, the model checks the frames it gets)."""

@@ -302,11 +302,23 @@ def model_kwargs(config):
 
 def take_model_flags(cfg, stored):
     """Copy the network flags (MODEL_KEYS) of a checkpoint's stored config into ``cfg``; a template
-    checkpoint stores none, so ``cfg`` keeps its own."""
+    checkpoint stores none, so ``cfg`` keeps its own. Flags given other values are named in a note."""
+    ignored = overridden_flags(cfg, stored, MODEL_KEYS)
+    if ignored:
+        network = " ".join(f"--{key} {stored[key]}" for key in MODEL_KEYS[:5] if key in stored)
+        print(f"note: {' '.join(ignored)} ignored: a checkpoint's network is fixed ({network})")
     for key in MODEL_KEYS:
         if key in stored:
             setattr(cfg, key, stored[key])
     return cfg
+
+
+def overridden_flags(cfg, stored, keys):
+    """``--flag value`` for each of ``keys`` that was given a value other than its default (on the command
+    line or by a preset) which the ``stored`` config of a checkpoint replaces."""
+    defaults = vars(build_train_parser().parse_args([]))
+    return [f"--{key} {getattr(cfg, key)}" for key in keys
+            if key in stored and getattr(cfg, key, None) not in (stored[key], defaults.get(key))]
 
 
 # -- Tester.py and val_PSNR.py -----------------------------------------------------------------------

@@ -6,9 +6,9 @@ import random
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-from ..architectures import build_vae
+from ..architectures import build_vae, drop_unused_flags
 from ..checkpoint import load_checkpoint, load_model_weights, rng_state, set_rng_state
-from ..config import take_model_flags
+from ..config import overridden_flags, take_model_flags
 from ..errors import UserInputError
 from ..runtime import channels_last_for, resolve_device
 from ..schedules import partial_for_epoch
@@ -76,6 +76,7 @@ def prepare(cfg):
     device = distributed.device_of_process() if distributed.is_distributed() else resolve_device(cfg.device)
     if cfg.ckpt_path:
         take_model_flags(cfg, load_checkpoint(cfg.ckpt_path).get("config", {}))
+    drop_unused_flags(cfg)
     torch.manual_seed(cfg.seed)  # the initial weights depend on --seed alone
     model = build_model(cfg)
     optimizer = build_optimizer(model, cfg)
@@ -83,12 +84,24 @@ def prepare(cfg):
     start_epoch, best_psnr, stored = 0, -math.inf, {}
     if cfg.ckpt_path:
         start_epoch, best_psnr, stored = restore(cfg.ckpt_path, model, optimizer, scheduler)
+        _note_restored_flags(cfg, stored)
     cfg.schedule_epochs = schedule_length(cfg, stored)
     model.to(device)
     if channels_last_for(getattr(cfg, "channels_last", None), device.type):
         model.to(memory_format=torch.channels_last)
     _optimizer_to(optimizer, device)
     return device, model, optimizer, scheduler, start_epoch, best_psnr
+
+
+RESTORED = ("optim", "lr", "milestones", "gamma")  # the optimiser and LR-scheduler state a resume restores
+
+
+def _note_restored_flags(cfg, stored):
+    ignored = overridden_flags(cfg, stored, RESTORED)
+    if ignored:
+        kept = " ".join(f"--{key} {stored[key]}" for key in RESTORED if key in stored)
+        print(f"note: {' '.join(ignored)} ignored: resuming restores the checkpoint's optimiser and LR schedule "
+              f"({kept}); to change them, start a new run")
 
 
 def schedule_length(cfg, stored):

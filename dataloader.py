@@ -91,7 +91,9 @@ def scan_frames(folder):
         if path.suffix.lower() != ".png":
             raise UserInputError(f"{path}: not a PNG frame (frames must be frame<N>.png files)")
         if not path.is_file():
-            raise UserInputError(f"{path}: a broken or looping symbolic link, not a frame file")
+            raise UserInputError(f"{path}: " + ("a broken or looping symbolic link" if path.is_symlink() else
+                                                "not a regular file (a FIFO, socket or device)")
+                                 + ", not a frame file")
         frames.append((frame_number(path), path))
     if not frames:
         raise UserInputError(f"{folder} contains no frames (expected frame<N>.png files)")

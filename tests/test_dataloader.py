@@ -263,7 +263,7 @@ def test_two_files_with_the_same_frame_number(root):
 
 
 def test_fewer_frames_than_one_clip(root):
-    expect_error(r"val_img has 24 frames .*fewer than one clip of 630 frames",
+    expect_error(r"val_img has 24 frames .*fewer than one clip of 630 frames .--val_vi_len.",
                  lambda r: Dataset_Dance(r, "val", video_len=630, **SIZE), root)
 
 
@@ -351,3 +351,10 @@ def test_16_bit_greyscale_frames_are_scaled_not_clipped_to_white(tmp_path, dtype
     assert Image.open(path).mode in dataloader.SIXTEEN_BIT_GREY
     decoded = dataloader.decode_frame(path, 32, 64)
     assert decoded.shape == (3, 32, 64) and np.array_equal(decoded[1], grey8)
+
+
+def test_a_fifo_in_a_frame_folder_is_named_as_one(root):
+    fifo = root / "train" / "train_img" / "frame998.png"
+    os.mkfifo(fifo)
+    (root / "train" / "train_label" / "frame998.png").write_bytes(b"")
+    expect_error(f"{fifo}: not a regular file .a FIFO, socket or device., not a frame file", root=root)

@@ -178,3 +178,11 @@ def test_a_killed_imports_partial_folder_is_replaced(gifs, tmp_path):
     (partial / ".lab4_import.x1.tmp.json").write_text("")
     import_dataset([gifs], tmp_path / "own", val="5", test="5", progress=False)
     assert not partial.exists() and (tmp_path / "own" / ".lab4_import.json").is_file()
+
+
+@pytest.mark.parametrize("text, frames", [("630", 630), ("630.0", 630), ("0.1", 100), ("1.0", 1000)])
+def test_split_sizes_are_counts_or_fractions_up_to_one(text, frames):
+    from modules.data.video_import import split_amount
+    assert split_amount(text, 1000) == frames
+    with pytest.raises(UserInputError, match="a fraction up to 1"):
+        split_amount("2.5", 1000)

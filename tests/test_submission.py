@@ -86,6 +86,7 @@ def test_score_files_agrees_with_score_on_the_arrays(tmp_path):
 @pytest.mark.parametrize("edit, message", [
     (lambda lines: ["id,0,1,2"] + lines[1:], "bad header: expected 'id,0,1,...,3'"),
     (lambda lines: ["Id,0,1,2,3"] + lines[1:], "column 1 is 'Id' where 'id' was expected"),
+    (lambda lines: ["id ,0,1,2,3"] + lines[1:], "column 1 is 'id ' where 'id' was expected"),
     (lambda lines: lines[:-1], "5 rows, expected 6"),
     (lambda lines: lines[:2] + [lines[3], lines[2]] + lines[4:], "line 3 has id 2, expected 1"),
     (lambda lines: lines[:4] + [lines[4].rsplit(",", 1)[0]] + lines[5:], "line 5 has 4 fields, expected 5"),

@@ -121,12 +121,16 @@ def aligned_length(n_person, n_pose, pose_offset, fill, names=("person", "pose")
 
 
 def split_amount(text, total):
-    """A split size: "630" -> 630 frames, "0.1" -> round(0.1 * total)."""
+    """A split size: "630" (or "630.0") -> 630 frames, "0.1" -> round(0.1 * total); a fraction is at most 1."""
     text = str(text)
     try:
         value = float(text) if "." in text else int(text)
     except ValueError:
         raise UserInputError(f"split size {text!r}: give a frame count (630) or a fraction (0.1)") from None
+    if isinstance(value, float) and value > 1:
+        if not value.is_integer():
+            raise UserInputError(f"split size {text!r}: give a frame count (630) or a fraction up to 1 (0.1)")
+        value = int(value)
     frames = int(round(value * total)) if isinstance(value, float) else value
     if frames < 1:
         raise UserInputError(f"split size {text!r} gives {frames} frames out of {total}: need at least 1")

@@ -165,3 +165,20 @@ def test_flags_a_run_cannot_use_are_named_not_silently_ignored(tiny_dataset, tmp
     out = capsys.readouterr().out
     assert "note: --F_dim 32 ignored: a checkpoint's network is fixed (--arch template --F_dim 16" in out
     assert "note: --lr 0.0003 ignored: resuming restores the checkpoint's optimiser and LR schedule" in out
+
+
+def test_test_mode_prints_the_psnr_before_writing_its_gif(tiny_dataset, tmp_path, monkeypatch, capsys):
+    from conftest import TINY_WIDTHS
+    from modules.checkpoint import save_checkpoint
+    from modules.vae import VAE_Model
+
+    ckpt = save_checkpoint(tmp_path / "ro" / "best.pt", {"model": VAE_Model(**TINY_WIDTHS).state_dict(), "epoch": 1,
+                                                         "config": dict(TINY_WIDTHS)}) or tmp_path / "ro" / "best.pt"
+
+    def read_only(*args, **kwargs):
+        raise UserInputError("cannot write val_rollout_test.gif (Read-only file system): pass a writable folder")
+
+    monkeypatch.setattr(training, "save_gif", read_only)
+    with pytest.raises(UserInputError, match="Read-only"):
+        training.validate_only(config(tiny_dataset, tmp_path / "ro", "--test", "--ckpt_path", str(ckpt)))
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("validation: PSNR")

@@ -172,8 +172,8 @@ def test_test_mode_prints_the_psnr_before_writing_its_gif(tiny_dataset, tmp_path
     from modules.checkpoint import save_checkpoint
     from modules.vae import VAE_Model
 
-    ckpt = save_checkpoint(tmp_path / "ro" / "best.pt", {"model": VAE_Model(**TINY_WIDTHS).state_dict(), "epoch": 1,
-                                                         "config": dict(TINY_WIDTHS)}) or tmp_path / "ro" / "best.pt"
+    ckpt = tmp_path / "ro" / "best.pt"
+    save_checkpoint(ckpt, {"model": VAE_Model(**TINY_WIDTHS).state_dict(), "epoch": 1, "config": dict(TINY_WIDTHS)})
 
     def read_only(*args, **kwargs):
         raise UserInputError("cannot write val_rollout_test.gif (Read-only file system): pass a writable folder")

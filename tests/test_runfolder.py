@@ -58,7 +58,8 @@ def test_a_locked_folder_is_refused_and_a_dead_process_lock_is_no_lock(tmp_path)
     assert not (folder / LOCK_NAME).exists()
 
 
-HOLD = "import filelock, sys, time; lock = filelock.FileLock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(60)"
+HOLD = ("import filelock, sys, time; lock = filelock.FileLock(sys.argv[1]); lock.acquire(); "
+        "print('held', flush=True); time.sleep(60)")
 
 
 def test_another_process_holds_the_lock_until_it_is_killed(tmp_path):
@@ -140,7 +141,13 @@ def test_best_is_written_before_last_and_a_resume_rewrites_a_lost_best(tiny_data
 
 def test_a_rewind_is_refused_in_the_runs_folder_and_forks_without_save_root(tiny_dataset, tmp_path, no_curves,
                                                                            capsys):
-    run = training.fit(config(tiny_dataset, tmp_path / "v1", "--num_epoch", "3", "--per_save", "1"))
+    previous = os.umask(0o022)
+    try:
+        run = training.fit(config(tiny_dataset, tmp_path / "v1", "--num_epoch", "3", "--per_save", "1"))
+    finally:
+        os.umask(previous)
+    files = [p for p in run.rglob("*") if p.is_file()]
+    assert files and {oct(p.stat().st_mode & 0o777) for p in files} == {"0o644"}  # readable by teammates
     ckpts = run / "checkpoints"
     before = {name: (ckpts / name).read_bytes() for name in ("last.pt", "best.pt")}
     rewind = config(tiny_dataset, run, "--num_epoch", "2", "--ckpt_path", str(ckpts / "epoch_001.pt"))

@@ -167,9 +167,10 @@ def val_psnr_report(cfg):
     except (MemoryError, RuntimeError) as err:  # torch.OutOfMemoryError is a RuntimeError
         if not out_of_memory(err):
             raise
+        size = output_bytes(cfg.num_samples, frames) / 1e9
         raise UserInputError(f"out of memory rolling out --num_samples {cfg.num_samples} samples of the "
                              f"{len(frames)}-frame validation video on {device} in one batch (the outputs alone "
-                             f"take {output_bytes(cfg.num_samples, frames) / 1e9:.1f} GB): lower --num_samples") from None
+                             f"take {size:.1f} GB): lower --num_samples") from None
     summary = summarise(result, mode=cfg.mode, num_samples=cfg.num_samples, seed=cfg.seed)
     summary.update(checkpoint=str(cfg.ckpt_path), epoch=ckpt.get("epoch"), dataset=str(root))
     title = f"{Path(cfg.ckpt_path).name} (epoch {ckpt.get('epoch', '?')}), validation video, {summary['label']}"

@@ -57,7 +57,8 @@ def next_steps(run, cfg):
     python = interpreter()
     tester = shlex.join([python, script("Tester.py"), "--ckpt_path", str(best), *data, "--make_gif"])
     val_psnr = shlex.join([python, script("val_PSNR.py"), "--ckpt_path", str(best), *data])
-    return "\n".join([f"best checkpoint: {best} (val PSNR {stored.get('best_psnr', math.nan):.2f} dB, epoch {stored['epoch']})",
+    psnr = stored.get("best_psnr", math.nan)
+    return "\n".join([f"best checkpoint: {best} (val PSNR {psnr:.2f} dB, epoch {stored['epoch']})",
                       "next:",
                       f"  {tester}    # submission.csv + GIFs",
                       f"  {val_psnr}    # per-frame PSNR plot"])

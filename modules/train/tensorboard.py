@@ -35,8 +35,9 @@ def check_available():
         from torch.utils.tensorboard import SummaryWriter  # noqa: F401
     except Exception as err:  # whatever a broken install raises (TypeError from protobuf, ImportError...)
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise UserInputError(f"--tensorboard: the installed tensorboard package fails to import ({type(err).__name__}: "
-                             f"{first}); repair it (pip install -U tensorboard protobuf) or drop --tensorboard") from None
+        raise UserInputError(f"--tensorboard: the installed tensorboard package fails to import "
+                             f"({type(err).__name__}: {first}); repair it (pip install -U tensorboard protobuf) "
+                             f"or drop --tensorboard") from None
 
 
 def check_requested(cfg):

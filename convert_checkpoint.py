@@ -11,15 +11,19 @@ is left out and listed. See docs/testing.md.
 """
 from modules.checkpoint import convert_trusted_checkpoint, converted_path
 from modules.config import build_convert_parser
-from modules.errors import UserInputError, exit_on_user_error
+from pathlib import Path
+
+from modules.errors import UserInputError, exit_on_user_error, require_file
 
 
 @exit_on_user_error
 def main(argv=None):
     args = build_convert_parser(__doc__.split("\n\n")[0]).parse_args(argv)
-    dst = args.dst or converted_path(args.src)
-    if not args.src.is_file():
-        raise UserInputError(f"{args.src} does not exist")
+    src = require_file(args.src, "checkpoint")
+    dst = args.dst or converted_path(src)
+    if Path(dst).resolve() == src.resolve():
+        raise UserInputError(f"{dst} is the file to convert: write the copy to another file (e.g. "
+                             f"{converted_path(src)}), so the original stays")
     dropped = convert_trusted_checkpoint(args.src, dst)
     for item in dropped:
         print(f"left out (not a tensor, number or string): {item}")

@@ -31,7 +31,7 @@ from modules.console import note
 from modules.errors import UserInputError
 from modules.io import save_torch
 
-CACHE_VERSION = 2  # 2: the key holds a sample of every file's content
+CACHE_VERSION = 3  # 2: the key holds a sample of every file's content; 3: 16-bit greyscale scaled, not clipped
 CONTENT_SAMPLE = 1024  # bytes hashed at each end of a source file
 CACHE_DIR_NAME = ".lab4_cache"
 USER_CACHE_DIR = Path.home() / ".cache" / "lab4_cvae"
@@ -91,7 +91,9 @@ def scan_frames(folder):
         if path.suffix.lower() != ".png":
             raise UserInputError(f"{path}: not a PNG frame (frames must be frame<N>.png files)")
         if not path.is_file():
-            raise UserInputError(f"{path}: a broken or looping symbolic link, not a frame file")
+            raise UserInputError(f"{path}: " + ("a broken or looping symbolic link" if path.is_symlink() else
+                                                "not a regular file (a FIFO, socket or device)")
+                                 + ", not a frame file")
         frames.append((frame_number(path), path))
     if not frames:
         raise UserInputError(f"{folder} contains no frames (expected frame<N>.png files)")
@@ -133,12 +135,24 @@ def open_png(path):
         with Image.open(path) as im:
             if im.format != "PNG":
                 raise UserInputError(f"{path}: not a PNG file (its content is {im.format})")
-            return im.convert("RGB")
+            return _to_rgb(im)
     except UserInputError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise UserInputError(f"{path}: cannot decode the image, the file is corrupt, truncated or not a "
                              f"PNG ({err})") from None
+
+
+SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I")  # PIL's modes of a 16-bit greyscale PNG
+
+
+def _to_rgb(im):
+    """RGB of a decoded PNG. 16-bit greyscale is scaled to 8 bits (0..65535 -> 0..255): PIL's
+    ``convert("RGB")`` clips it instead, so every pixel above 255 (nearly all) became white."""
+    if im.mode in SIXTEEN_BIT_GREY:
+        grey = np.rint(np.asarray(im, dtype=np.float64) / 257.0).clip(0, 255).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
+    return im.convert("RGB")
 
 
 def decode_frame(path, frame_h, frame_w):
@@ -296,13 +310,16 @@ class Dataset_Dance(torch.utils.data.Dataset):
         self.max_stride, self.max_anchor_gap, self.epoch = max_stride, max_anchor_gap, 0
         self.n_frames = int(len(images) * partial)
         self.video_starts = video_starts(self.images[:self.n_frames]) if max_anchor_gap else [0]
-        if self.n_frames < (video_len - 1) * max_stride + 1:
-            raise UserInputError(f"{split / f'{mode}_img'} has {len(images)} frames (partial={partial} "
-                                 f"keeps {self.n_frames}): fewer than one clip of {video_len} frames"
-                                 + (f" at stride {max_stride}" if max_stride > 1 else ""))
         self.offset = 0
         if random_offset:
             self.set_epoch(0)
+        if len(self) == 0:
+            raise UserInputError(f"{split / f'{mode}_img'} has {len(images)} frames (partial={partial} "
+                                 f"keeps {self.n_frames}): fewer than one clip of {video_len} frames "
+                                 f"(--{mode}_vi_len)" + (f" at stride up to {max_stride} (--clip_stride)"
+                                                         if max_stride > 1 else "")
+                                 + (f" plus the up to {video_len - 1} frames of --random_offset"
+                                    if random_offset else ""))
 
     def set_epoch(self, epoch):
         """Draw this epoch's clip offset (only with ``random_offset``) and strides; deterministic in

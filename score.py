@@ -6,12 +6,16 @@ public = videos 0-2, private = videos 3-4).
     python score.py --DR data/synthetic --write_answer answer.csv  # write that ground truth as an answer CSV
     python score.py pred.gif --answer ground_truth.gif --dedither  # one GIF against another (palette GIFs)
 
-Without --answer the answer is the test ground truth (test/test_img_gt) of --DR (default: the embedded
-synthetic dataset). Beside the Kaggle score it prints, per video and for copying frame 0, the PSNR, the
-moving-pixel and vacated-region PSNRs and the dancer-silhouette IoU (modules/eval/quality.py). A GIF is
-decoded as make_dataset.py import does (a 631-frame template GIF loses its doubled first frame). See
-docs/testing.md and docs/quality.md.
+Without --answer the answer is the test ground truth (test/test_img_gt) of --DR; without --DR, of the
+dataset Tester.py recorded in the test_summary.json beside the submission, else of the embedded
+synthetic dataset. The answer used is always printed. Beside the Kaggle score it prints, per video and
+for copying frame 0, the PSNR, the moving-pixel and vacated-region PSNRs and the dancer-silhouette IoU
+(modules/eval/quality.py). A GIF is decoded as make_dataset.py import does (a 631-frame template GIF
+loses its doubled first frame). See docs/testing.md and docs/quality.md.
 """
+import json
+from pathlib import Path
+
 from modules.config import FRAME_SHAPE, VIDEO_LEN, build_score_parser
 from modules.errors import UserInputError, exit_on_user_error
 from modules.eval.quality import format_quality, quality_json, read_video_file, score_videos_against
@@ -22,10 +26,13 @@ from modules.io import write_json
 def load_answer(args):
     """The answer pixels (V, T, 3, H, W): an --answer CSV, or the test ground truth of --DR."""
     if args.answer:
+        print(f"answer: {args.answer}")
         return read_video_file(args.answer, args.frames_per_video or VIDEO_LEN,
                                (FRAME_SHAPE[0], args.frame_H, args.frame_W))
     from modules.data.datasets import dataset_root, load_ground_truth
-    root = dataset_root(args)
+    root = Path(args.DR) if args.DR else (recorded_dataset(args.submission) or dataset_root(args))
+    print(f"answer: the test ground truth of {root} (test/test_img_gt)"
+          + ("" if args.DR else "; pass --DR or --answer to choose another"))
     truth = load_ground_truth(root, args.frame_H, args.frame_W)
     if truth is None:
         raise UserInputError(f"{root} has no test ground truth (test/test_img_gt): pass --answer")
@@ -33,6 +40,17 @@ def load_answer(args):
         raise UserInputError(f"--frames_per_video {args.frames_per_video}, but the test videos of {root} have "
                              f"{truth.shape[1]} frames each: drop the flag (it is for an --answer CSV)")
     return to_pixels(truth)
+
+
+def recorded_dataset(submission):
+    """The dataset Tester.py made ``submission`` from (test_summary.json beside it), if it still exists."""
+    if not submission:
+        return None
+    try:
+        recorded = json.loads((Path(submission).parent / "test_summary.json").read_text())["dataset"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Path(recorded) if Path(recorded).is_dir() else None
 
 
 @exit_on_user_error

@@ -2,7 +2,7 @@
 ``pyramid`` (PyramidVAE, multi-scale networks with the same wiring and interface)."""
 from .config import ARCHS, model_kwargs
 from .errors import UserInputError
-from .pyramid import PyramidVAE
+from .pyramid import SCALE, PyramidVAE
 from .vae import VAE_Model
 
 # Flags of the template networks that PyramidVAE has no use for, with their template defaults.
@@ -20,6 +20,7 @@ def build_vae(config):
                                  "has --output_mode)")
         return VAE_Model(**{key: value for key, value in kwargs.items() if key not in PYRAMID_ONLY})
     if arch == "pyramid":
+        check_pyramid_frame_size(_get(config, "frame_H"), _get(config, "frame_W"))
         given = [f"--{key} {kwargs[key]}" for key, default in TEMPLATE_ONLY.items() if kwargs[key] != default]
         if given:
             raise UserInputError(f"{', '.join(given)}: only for --arch template (--arch pyramid has its own "
@@ -28,3 +29,30 @@ def build_vae(config):
                           anchor_mean=kwargs["anchor_mean"], anchor_attention=kwargs["anchor_attention"],
                           output_head=kwargs["output_head"])
     raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+
+
+def drop_unused_flags(cfg):
+    """Reset the pyramid-only flags of an ``--arch template`` config to their defaults, with a note, so the
+    config stored in its checkpoints says what the model is."""
+    if cfg.arch != "template":
+        return
+    defaults = model_kwargs({})
+    unused = [key for key in PYRAMID_ONLY if getattr(cfg, key) != defaults[key]]
+    if unused:
+        print(f"note: {' '.join('--' + key for key in unused)} ignored: only for --arch pyramid")
+    for key in unused:
+        setattr(cfg, key, defaults[key])
+
+
+def check_pyramid_frame_size(frame_H, frame_W):
+    """--arch pyramid halves the frames twice: refuse a size it cannot take before any data is decoded
+    (``None``: not known here, the model checks the frames it gets)."""
+    if frame_H is None or frame_W is None:
+        return
+    if frame_H % SCALE or frame_W % SCALE:
+        raise UserInputError(f"--arch pyramid needs --frame_H and --frame_W divisible by {SCALE}, got "
+                             f"{frame_H}x{frame_W} (e.g. {frame_H - frame_H % SCALE}x{frame_W - frame_W % SCALE})")
+
+
+def _get(config, key):
+    return config.get(key) if isinstance(config, dict) else getattr(config, key, None)

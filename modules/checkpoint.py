@@ -130,21 +130,29 @@ _DROPPED = object()
 def convert_trusted_checkpoint(src, dst):
     """Load ``src`` with ``weights_only=False`` (runs any code it holds: only for a trusted file), write
     its tensors-only content to ``dst`` and check that it loads safely. Returns what was left out."""
-    obj = torch.load(src, map_location="cpu", weights_only=False)
+    try:
+        obj = torch.load(src, map_location="cpu", weights_only=False)
+    except Exception as err:  # a truncated zip, a Git LFS pointer, a text file: named as the loader names them
+        raise UserInputError(refusal_message(src, err).replace("nothing was loaded", "nothing was written")) from None
     if isinstance(obj, torch.nn.Module):  # torch.save(model): its weights in the template's format
         obj = {"state_dict": obj.state_dict(), "last_epoch": 0}
     dropped = []
     state = tensors_only(obj, dropped=dropped)
     if not isinstance(state, dict):
         raise UserInputError(f"{src} holds a {type(obj).__name__}, not a checkpoint dict or a model")
+    if state.get("format") != FORMAT and "state_dict" not in state:
+        raise UserInputError(f"{src} is neither this repo's checkpoint format nor the course template's (keys: "
+                             f"{sorted(map(str, state))[:8]}); nothing was written")
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     save_torch(state, dst)
     load_checkpoint(dst)
     return dropped
 
 
-def load_model_weights(model, state_dict, path="checkpoint"):
-    """``model.load_state_dict(strict=True)`` with a readable error listing what does not match."""
+def load_model_weights(model, state_dict, path="checkpoint", from_flags=True):
+    """``model.load_state_dict(strict=True)`` with a readable error listing what does not match and what to
+    do: the --arch or width flags to pass when the model was built from the flags (``from_flags``: a course
+    template checkpoint), or that the stored config disagrees with the weights (our format)."""
     own = model.state_dict()
     state_dict = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state_dict.items()}
     missing = sorted(set(own) - set(state_dict))
@@ -157,14 +165,33 @@ def load_model_weights(model, state_dict, path="checkpoint"):
                 lines.append(f"  {name} keys ({len(keys)}): {', '.join(keys[:6])}{' ...' if len(keys) > 6 else ''}")
         for key in wrong_shape[:6]:
             lines.append(f"  {key}: checkpoint {tuple(state_dict[key].shape)} vs model {tuple(own[key].shape)}")
-        widths = widths_from_state_dict(state_dict)
-        if widths:
-            flags = " ".join(f"--{k} {v}" for k, v in widths.items())
-            lines.append(f"  the checkpoint's widths are {flags}: pass these flags")
-        else:
-            lines.append("  the widths must match: check --F_dim --L_dim --N_dim --D_out_dim")
+        lines.append("  " + _mismatch_advice(state_dict, own, from_flags))
         raise UserInputError("\n".join(lines))
     model.load_state_dict(state_dict, strict=True)
+
+
+def _mismatch_advice(state_dict, own, from_flags):
+    """What to do about weights that do not fit: the --arch first, then the widths."""
+    stored, built = arch_of_weights(state_dict), arch_of_weights(own)
+    if stored and built and stored != built:
+        if from_flags:
+            return f"the checkpoint holds --arch {stored} weights, the model is --arch {built}: pass --arch {stored}"
+        return (f"the checkpoint holds --arch {stored} weights but its stored config says --arch {built}: the "
+                f"file is inconsistent (edited?); the flags cannot change a stored config")
+    widths = widths_from_state_dict(state_dict)
+    if widths and from_flags:
+        return f"the checkpoint's widths are {' '.join(f'--{k} {v}' for k, v in widths.items())}: pass these flags"
+    if widths:
+        return ("its stored config does not match its weights (widths "
+                f"{' '.join(f'--{k} {v}' for k, v in widths.items())}): the file is inconsistent (edited?)")
+    return "the widths must match: check --arch --F_dim --L_dim --N_dim --D_out_dim"
+
+
+def arch_of_weights(state_dict):
+    """``template`` or ``pyramid``: which network a state_dict belongs to (None when neither)."""
+    if any(key.startswith("frame_transformation.stem.") for key in state_dict):
+        return "pyramid"
+    return "template" if "frame_transformation.6.weight" in state_dict else None
 
 
 def widths_from_state_dict(state_dict):

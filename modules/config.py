@@ -204,12 +204,19 @@ def add_model_args(parser):
                        help="default: PyTorch's init; scaled: 1/fan_in variance, residual branches zeroed")
 
 
+# Under torchrun, how long a collective waits for the other ranks (torch's default is 30 min). It must cover
+# what rank 0 does alone while the others wait: decoding the dataset once, validating and saving an epoch.
+DDP_TIMEOUT_S = 600
+
+
 def add_runtime_args(parser):
     group = parser.add_argument_group("runtime")
     group.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
                        help="falls back to cpu with a warning when CUDA is not available")
     group.add_argument("--gpu", type=_positive_int, default=1, help="number of GPUs (>1: launch with torchrun)")
     group.add_argument("--ckpt_path", type=str, default=None)
+    group.add_argument("--ddp_timeout", type=_positive, default=DDP_TIMEOUT_S, metavar="SECONDS",
+                       help="under torchrun: how long a rank waits for a frozen peer before the run stops")
 
 
 def add_training_args(parser):
@@ -323,11 +330,23 @@ def model_kwargs(config):
 
 def take_model_flags(cfg, stored):
     """Copy the network flags (MODEL_KEYS) of a checkpoint's stored config into ``cfg``; a template
-    checkpoint stores none, so ``cfg`` keeps its own."""
+    checkpoint stores none, so ``cfg`` keeps its own. Flags given other values are named in a note."""
+    ignored = overridden_flags(cfg, stored, MODEL_KEYS)
+    if ignored:
+        network = " ".join(f"--{key} {stored[key]}" for key in MODEL_KEYS[:5] if key in stored)
+        print(f"note: {' '.join(ignored)} ignored: a checkpoint's network is fixed ({network})")
     for key in MODEL_KEYS:
         if key in stored:
             setattr(cfg, key, stored[key])
     return cfg
+
+
+def overridden_flags(cfg, stored, keys):
+    """``--flag value`` for each of ``keys`` that was given a value other than its default (on the command
+    line or by a preset) which the ``stored`` config of a checkpoint replaces."""
+    defaults = vars(build_train_parser().parse_args([]))
+    return [f"--{key} {getattr(cfg, key)}" for key in keys
+            if key in stored and getattr(cfg, key, None) not in (stored[key], defaults.get(key))]
 
 
 # -- Tester.py and val_PSNR.py -----------------------------------------------------------------------

@@ -26,21 +26,33 @@ def require_file(path, what="file"):
 INTERRUPTED_EXIT_CODE = 130  # the shell's code for SIGINT: ``Trainer.py ... && Tester.py ...`` stops
 
 
+def exit_code_of(interrupt):
+    """128 + the signal number, as the shell reports a process the signal killed: 130 for Ctrl-C
+    (SIGINT), 143 for SIGTERM (modules.signals)."""
+    from .signals import signal_of
+    return 128 + int(signal_of(interrupt))
+
+
 def exit_on_user_error(main):
-    """Decorate a CLI ``main`` so that a :class:`UserInputError` becomes ``error: ...`` + exit 2 and
-    Ctrl-C (after whatever the CLI saves on its way out) exit 130, so a chained command stops."""
+    """Decorate a CLI ``main`` so that a :class:`UserInputError` becomes ``error: ...`` + exit 2, and
+    Ctrl-C or SIGTERM (modules.signals; after whatever the CLI saves on its way out) exit 130 or 143
+    with one line, so a chained command stops."""
     import functools
     import sys
+
+    from .signals import stop_signals_raise
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
-            return main(*args, **kwargs)
+            with stop_signals_raise():
+                return main(*args, **kwargs)
         except UserInputError as err:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(2)
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            sys.exit(INTERRUPTED_EXIT_CODE)
+        except KeyboardInterrupt as interrupt:
+            code = exit_code_of(interrupt)
+            print("interrupted" if code == INTERRUPTED_EXIT_CODE else f"stopped by {interrupt}", file=sys.stderr)
+            sys.exit(code)
 
     return wrapper

@@ -7,12 +7,72 @@ text, JSON, bytes, matplotlib figures and ``torch.save`` objects; streaming writ
 GIF encoders) take the temporary path from :func:`atomic_path` themselves. The one exception is
 TensorBoard's event files (modules/train/tensorboard.py): an append-only log that its own writer
 extends during the run, whose reader skips a last record cut short by a crash.
+
+Files get the mode ``open()`` would give them (0666 minus the umask: 0644 under the usual 022), not
+mkstemp's 0600, so a teammate sharing a run or dataset folder can read them. A full disk, a read-only
+or missing folder is a :class:`~modules.errors.UserInputError` naming the file.
 """
+import errno
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import UserInputError
+
+# torch.save's messages when its zip writer cannot write (it raises RuntimeError, not OSError).
+TORCH_WRITE_FAILURES = ("unexpected pos", "file write failed", "failed writing")
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def current_umask():
+    """The process's umask (read without changing it where /proc says it; else set and restored)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def temp_name_pattern(name="*"):
+    """Glob of :func:`atomic_path`'s temporary names for files called ``name`` (a stem; every file by default)."""
+    return f".{name}.*.tmp*"
+
+
+def remove_stale_temp_files(folder, names=("*",)):
+    """Delete the temporary files that killed writes of ``names`` (stems) left in ``folder``; call it only
+    where no other process is writing them (a locked run folder, an output folder being prepared)."""
+    for name in names:
+        for path in Path(folder).glob(temp_name_pattern(name)):
+            if path.is_file():
+                path.unlink(missing_ok=True)
+
+
+def _make_temp(path):
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    except FileNotFoundError:
+        raise UserInputError(f"cannot write {path}: the folder {path.parent} does not exist") from None
+    except OSError as err:
+        raise UserInputError(f"cannot write {path} ({err.strerror or err}): pass a writable folder") from None
+    os.close(fd)
+    return Path(tmp)
+
+
+def _write_failure(path, err):
+    """A UserInputError for a write that failed for lack of space, or None for any other error."""
+    torch_failure = isinstance(err, RuntimeError) and any(text in str(err) for text in TORCH_WRITE_FAILURES)
+    if not (isinstance(err, OSError) and err.errno in DISK_FULL) and not torch_failure:
+        return None
+    free = shutil.disk_usage(path.parent).free
+    return UserInputError(f"cannot write {path}: the disk is full ({free / 1e6:.1f} MB free in {path.parent}); "
+                          f"free some space and run the command again")
 
 
 @contextmanager
@@ -20,18 +80,21 @@ def atomic_path(path):
     """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds.
 
     On any exception (KeyboardInterrupt included) the temporary file is removed and the exception
-    propagates; ``path`` keeps its previous content. The temporary name keeps ``path``'s suffix,
-    so writers that pick a format by extension (PIL, imageio, matplotlib) still work.
+    propagates (a full disk as a UserInputError); ``path`` keeps its previous content. The temporary
+    name keeps ``path``'s suffix, so writers that pick a format by extension (PIL, imageio,
+    matplotlib) still work. The file gets 0666 minus the umask.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = _make_temp(path)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
+        failure = _write_failure(path, err) if isinstance(err, Exception) else None
         tmp.unlink(missing_ok=True)
+        if failure is not None:
+            raise failure from None
         raise
 
 

@@ -14,6 +14,8 @@ from contextlib import nullcontext
 
 import torch
 
+from .errors import UserInputError
+
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # /proc/cpuinfo flags of the CPU instructions that run bf16 natively (Intel AMX, AVX512-BF16 on
 # Cooper Lake / Sapphire Rapids and newer, AMD Zen 4 and newer).
@@ -168,6 +170,20 @@ def channels_last_for(flag, device_type):
     there, and NCHW depthwise convs with gradients are ~10x slower), off for CUDA (only worth it
     with --amp on tensor cores: turn it on there)."""
     return device_type == "cpu" if flag is None else bool(flag)
+
+
+def check_compile(cfg):
+    """``--compile`` on the CPU: inductor builds C++ kernels, and without a working compiler it fails in the
+    first batch with a 90-line traceback. Look for the compiler it would use before any data is decoded."""
+    if not getattr(cfg, "compile", False) or use_cuda(cfg.device):
+        return
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+        get_cpp_compiler()
+    except Exception as err:  # inductor's InvalidCxxCompiler, or an import failure of inductor itself
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise UserInputError(f"--compile on the CPU needs a working C++ compiler (g++, or $CXX), and none was "
+                             f"found ({first}): install one (e.g. apt install g++) or drop --compile") from None
 
 
 def configure(cfg):

@@ -21,20 +21,25 @@ def cosine_lr_factor(progress, num_epoch, warmup=0.0, final=0.01):
     return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * (progress - warmup) / span))
 
 
-def linear_cyclical_schedule(num_epochs, n_cycle=1, ratio=1.0, start=0.0, stop=1.0):
-    """Fu et al. 2019 (``frange_cycle_linear``): in each of ``n_cycle`` periods, rise linearly
-    from ``start`` to ``stop`` over the first ``ratio`` of the period, then hold ``stop``.
-    Returns a float array of length ``num_epochs``."""
-    beta = np.full(num_epochs, stop, dtype=np.float64)
+def cyclical_value(epoch, num_epochs, n_cycle=1, ratio=1.0, start=0.0, stop=1.0):
+    """Fu et al. 2019 (``frange_cycle_linear``) at one epoch: in each of ``n_cycle`` periods of
+    ``num_epochs / n_cycle`` epochs, rise linearly from ``start`` to ``stop`` over the first ``ratio`` of
+    the period, then hold ``stop``. O(1): a huge --num_epoch costs nothing (the vector form built and
+    walked a num_epochs-long array every epoch)."""
     period = num_epochs / n_cycle
+    cycle = min(n_cycle - 1, int(epoch / period))  # the last cycle begun by ``epoch`` (a later one overwrote)
+    while cycle + 1 < n_cycle and int((cycle + 1) * period) <= epoch:
+        cycle += 1
+    while cycle > 0 and int(cycle * period) > epoch:
+        cycle -= 1
     step = (stop - start) / (period * ratio)
-    for cycle in range(n_cycle):
-        value, i = start, 0
-        while value <= stop and int(i + cycle * period) < num_epochs:
-            beta[int(i + cycle * period)] = value
-            value += step
-            i += 1
-    return beta
+    rise = (epoch - int(cycle * period)) * step
+    return start + rise if rise <= (stop - start) * (1 + 1e-12) else stop
+
+
+def linear_cyclical_schedule(num_epochs, n_cycle=1, ratio=1.0, start=0.0, stop=1.0):
+    """:func:`cyclical_value` for every epoch: a float array of length ``num_epochs`` (for plots and tests)."""
+    return np.array([cyclical_value(e, num_epochs, n_cycle, ratio, start, stop) for e in range(num_epochs)])
 
 
 def kl_beta(epoch, kl_anneal_type, num_epoch, kl_anneal_cycle, kl_anneal_ratio, beta_max=1.0):
@@ -47,8 +52,7 @@ def kl_beta(epoch, kl_anneal_type, num_epoch, kl_anneal_cycle, kl_anneal_ratio, 
         n_cycle = kl_anneal_cycle
     else:
         raise ValueError(f"kl_anneal_type must be one of {KL_ANNEAL_TYPES}, got {kl_anneal_type!r}")
-    schedule = linear_cyclical_schedule(num_epoch, n_cycle, kl_anneal_ratio, stop=beta_max)
-    return float(schedule[min(epoch, num_epoch - 1)])
+    return float(cyclical_value(min(epoch, num_epoch - 1), num_epoch, n_cycle, kl_anneal_ratio, stop=beta_max))
 
 
 def teacher_forcing_ratio(epoch, tfr, tfr_sde, tfr_d_step):

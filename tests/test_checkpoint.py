@@ -1,4 +1,7 @@
 """Checkpoints: atomic round trip, the course template's format, readable errors, refused pickles."""
+import io
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -123,3 +126,51 @@ def test_convert_checkpoint_makes_a_trusted_template_checkpoint_load(tmp_path, c
     refusal(whole_module)
     convert_checkpoint.main([str(whole_module), str(tmp_path / "weights.pt")])
     load_model_weights(VAE_Model(**TINY_WIDTHS), load_checkpoint(tmp_path / "weights.pt")["model"])
+
+
+@pytest.mark.parametrize("make, args, message", [
+    (lambda d: d.mkdir(), lambda p: [p], "is a folder, not a file"),
+    (lambda p: torch.save({"state_dict": {}}, p), lambda p: [p, p], "is the file to convert: write the copy"),
+    (lambda p: p.write_bytes(_zip_bytes()[:200]), lambda p: [p], "could not be read, it is truncated or corrupt"),
+    (lambda p: p.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0\n"), lambda p: [p],
+     "a text file .* .a Git LFS pointer"),
+    (lambda p: p.write_bytes(b""), lambda p: [p], "an empty file"),
+    (lambda p: torch.save({"foo": np.float64(1)}, p), lambda p: [p], "neither this repo's checkpoint format"),
+])
+def test_convert_checkpoint_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, make, args, message):
+    src = tmp_path / "in.ckpt"
+    make(src)
+    before = sorted(tmp_path.iterdir())
+    content = src.read_bytes() if src.is_file() else None
+    with pytest.raises(SystemExit) as exit_info:
+        convert_checkpoint.main([str(a) for a in args(src)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and re.search(message, err) and "Traceback" not in err
+    assert sorted(tmp_path.iterdir()) == before and (content is None or src.read_bytes() == content)
+
+
+def _zip_bytes():
+    buffer = io.BytesIO()
+    torch.save({"state_dict": {"w": torch.zeros(1000)}}, buffer)
+    return buffer.getvalue()
+
+
+PYRAMID_WIDTHS = dict(F_dim=16, L_dim=8, N_dim=4, D_out_dim=16)
+
+
+@pytest.mark.parametrize("weights, model, from_flags, advice", [
+    ("pyramid", "template", True, "holds --arch pyramid weights, the model is --arch template: pass --arch pyramid"),
+    ("template", "pyramid", True, "holds --arch template weights, the model is --arch pyramid: pass --arch template"),
+    ("template", "pyramid", False, "holds --arch template weights but its stored config says --arch pyramid: the "
+                                   "file is inconsistent"),
+    ("big_template", "template", False, "its stored config does not match its weights .widths --F_dim 128"),
+])
+def test_a_mismatch_names_the_arch_first_and_only_flags_that_would_work(weights, model, from_flags, advice):
+    from modules.pyramid import PyramidVAE
+
+    build = {"pyramid": lambda: PyramidVAE(**PYRAMID_WIDTHS), "template": lambda: VAE_Model(**TINY_WIDTHS),
+             "big_template": lambda: VAE_Model()}
+    with pytest.raises(UserInputError) as err:
+        load_model_weights(build[model](), build[weights]().state_dict(), "x.pt", from_flags=from_flags)
+    assert re.search(advice, str(err.value)), str(err.value)
+    assert from_flags or "pass these flags" not in str(err.value)

@@ -12,7 +12,7 @@ import score
 import Tester
 import Trainer
 import val_PSNR
-from conftest import TINY_WIDTHS
+from conftest import TINY_WIDTH_FLAGS, TINY_WIDTHS
 from modules.checkpoint import save_checkpoint
 from modules.eval.submission import write_submission
 from modules.vae import VAE_Model
@@ -67,6 +67,8 @@ def tiny_answer(path, value=0):
 
 
 SIZE = ["--frame_H", "4", "--frame_W", "4", "--frames_per_video", "2"]
+RUN = ["--DR", "{data}", "--device", "cpu", "--save_root", "{tmp}/run", *TINY_WIDTH_FLAGS, "--train_vi_len", "4",
+       "--val_vi_len", "20"]
 BAD_INPUT = [  # (cli, argv with {tmp} and {data}, message); {tmp}/folder is a folder, {tmp}/a_file a file
     ("Trainer", ["--save_root", "{tmp}/a_file", "--device", "cpu"], "is a file, not a folder"),
     ("Trainer", ["--save_root", "{tmp}/a_file/run", "--device", "cpu"], "cannot write to --save_root"),
@@ -76,6 +78,15 @@ BAD_INPUT = [  # (cli, argv with {tmp} and {data}, message); {tmp}/folder is a f
     ("val_PSNR", ["--ckpt_path", "x.pt", "--num_samples", "0"], "--num_samples: must be an integer >= 1"),
     ("score", ["{tmp}/folder", "--answer", "{tmp}/answer.csv", *SIZE], "is a folder, not a file"),
     ("score", ["x.csv", "--DR", "{data}", "--frames_per_video", "5"], "the test videos of .* have 20 frames each"),
+    ("Trainer", [*RUN, "--arch", "pyramid", "--frame_H", "30", "--frame_W", "62"],
+     "--arch pyramid needs --frame_H and --frame_W divisible by 4, got 30x62 .e.g. 28x60"),
+    ("Trainer", [*RUN, "--train_vi_len", "40", "--random_offset", "--batch_size", "1"],
+     "train_img has 48 frames .* fewer than one clip of 40 frames .--train_vi_len. plus the up to 39 frames of "
+     "--random_offset"),
+    ("Trainer", [*RUN, "--batch_size", "100"], "12 training clips per epoch .of 12; --partial 1.0. fill no batch of "
+                                             "--batch_size 100: lower --batch_size"),
+    ("score", ["{tmp}/answer.csv", "--answer", "{tmp}/answer.csv", *SIZE, "--json", "{tmp}/nope/dir/s.json"],
+     "cannot write .*s.json: the folder .*nope/dir does not exist"),
     ("make_dataset", ["synthetic", "--out", "{tmp}/a_file"], "is a file, not a folder"),
     ("make_dataset", ["import", "--pair", "a.gif", "b.gif", "--out", "{tmp}/a_file"], "is a file"),
 ] + [("score", [f"{{tmp}}/bad{value}.csv", "--answer", "{tmp}/answer.csv", *SIZE],

@@ -96,7 +96,7 @@ def test_clip_stride_draws_a_step_per_clip_and_epoch_and_keeps_clips_inside_the_
     again = Dataset_Dance(root, "train", video_len=4, max_stride=3, seed=5, **SIZE)
     again.set_epoch(3)
     assert [again.stride(i) for i in range(len(ds))] == [ds.stride(i) for i in range(len(ds))]
-    with pytest.raises(UserInputError, match="fewer than one clip of 16 frames at stride 3"):
+    with pytest.raises(UserInputError, match="fewer than one clip of 16 frames .--train_vi_len. at stride up to 3"):
         Dataset_Dance(root, "train", video_len=16, max_stride=3, **SIZE)
 
 
@@ -263,7 +263,7 @@ def test_two_files_with_the_same_frame_number(root):
 
 
 def test_fewer_frames_than_one_clip(root):
-    expect_error(r"val_img has 24 frames .*fewer than one clip of 630 frames",
+    expect_error(r"val_img has 24 frames .*fewer than one clip of 630 frames .--val_vi_len.",
                  lambda r: Dataset_Dance(r, "val", video_len=630, **SIZE), root)
 
 
@@ -341,3 +341,20 @@ def test_a_gap_in_a_test_videos_label_numbering_is_refused(root):
     (labels / "frame5.png").rename(labels / "frame15.png")
     expect_error(r"test_label/1: a gap in the frame numbering, frame4.png is followed by frame6.png",
                  make=lambda r: Dataset_Test(r, **SIZE), root=root)
+
+
+@pytest.mark.parametrize("dtype, mode", [("<u2", "I;16"), (">u2", "I;16B")])
+def test_16_bit_greyscale_frames_are_scaled_not_clipped_to_white(tmp_path, dtype, mode):
+    grey8 = np.arange(32 * 64, dtype=np.uint32).reshape(32, 64) % 256
+    path = tmp_path / "frame0.png"
+    Image.frombytes(mode, (64, 32), (grey8 * 257).astype(dtype).tobytes()).save(path)  # as ffmpeg -pix_fmt gray16be
+    assert Image.open(path).mode in dataloader.SIXTEEN_BIT_GREY
+    decoded = dataloader.decode_frame(path, 32, 64)
+    assert decoded.shape == (3, 32, 64) and np.array_equal(decoded[1], grey8)
+
+
+def test_a_fifo_in_a_frame_folder_is_named_as_one(root):
+    fifo = root / "train" / "train_img" / "frame998.png"
+    os.mkfifo(fifo)
+    (root / "train" / "train_label" / "frame998.png").write_bytes(b"")
+    expect_error(f"{fifo}: not a regular file .a FIFO, socket or device., not a frame file", root=root)

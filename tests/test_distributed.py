@@ -225,3 +225,36 @@ def test_helpers_are_identities_in_a_single_process():
     assert distributed.wrap(model, torch.device("cpu")) is model
     with distributed.process_group("cpu") as device:
         assert device is None
+
+
+def _frozen_peer(rank, port, out_dir):
+    os.environ.update(loopback_env(), MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
+                      LOCAL_RANK=str(rank))
+    try:
+        with distributed.process_group("cpu", timeout_s=2):
+            if rank == 1:
+                time.sleep(8)  # frozen (kill -STOP): never enters the collective
+                os._exit(0)
+            distributed.all_ranks(True)
+    except UserInputError as err:
+        (Path(out_dir) / "message").write_text(str(err))
+
+
+def test_a_frozen_peer_ends_the_run_after_the_timeout_with_one_line(tmp_path):
+    started = time.monotonic()
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    context = mp.start_processes(_frozen_peer, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=False,
+                                 start_method=method)
+    context.processes[0].join(timeout=60)
+    waited = time.monotonic() - started
+    for process in context.processes:
+        process.kill()
+    message = (tmp_path / "message").read_text()
+    assert message.startswith("rank 0: another training process stopped answering") and "--ddp_timeout 2 s" in message
+    assert waited < 30
+
+
+def test_peer_failures_are_told_from_bugs():
+    assert distributed.is_peer_failure(RuntimeError("[../gloo/transport/tcp/pair.cc:537] Read error: Connection "
+                                                    "reset by peer"))
+    assert not distributed.is_peer_failure(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))

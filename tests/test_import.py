@@ -154,3 +154,35 @@ def test_cli_import_and_its_errors(gifs, tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "already exists and is not empty" in err
+
+
+@pytest.mark.parametrize("writer", ["import", "synthetic"])
+def test_a_partial_folder_holding_the_users_files_is_refused_not_deleted(writer, gifs, tmp_path):
+    out = tmp_path / "own"
+    partial = tmp_path / "own.partial"
+    partial.mkdir()
+    (partial / "important.txt").write_text("precious")
+    with pytest.raises(UserInputError, match=r"own.partial exists and is not a dataset .*\(important.txt\)"):
+        if writer == "import":
+            import_dataset([gifs], out, val="5", test="5", progress=False)
+        else:
+            synthetic.generate_dataset(out, progress=False, workers=1, n_train_videos=1, train_video_len=4,
+                                       val_len=4, n_test=1, test_len=4, frame_size=(16, 16))
+    assert (partial / "important.txt").read_text() == "precious" and not out.exists()
+
+
+def test_a_killed_imports_partial_folder_is_replaced(gifs, tmp_path):
+    partial = tmp_path / "own.partial"
+    (partial / "train" / "train_img").mkdir(parents=True)
+    (partial / "train" / "train_img" / "frame0.png").write_bytes(b"half")
+    (partial / ".lab4_import.x1.tmp.json").write_text("")
+    import_dataset([gifs], tmp_path / "own", val="5", test="5", progress=False)
+    assert not partial.exists() and (tmp_path / "own" / ".lab4_import.json").is_file()
+
+
+@pytest.mark.parametrize("text, frames", [("630", 630), ("630.0", 630), ("0.1", 100), ("1.0", 1000)])
+def test_split_sizes_are_counts_or_fractions_up_to_one(text, frames):
+    from modules.data.video_import import split_amount
+    assert split_amount(text, 1000) == frames
+    with pytest.raises(UserInputError, match="a fraction up to 1"):
+        split_amount("2.5", 1000)

@@ -90,3 +90,15 @@ def test_without_imageio_ffmpeg_make_gif_writes_gifs_and_says_why_no_mp4(without
     assert capsys.readouterr().out == ("wrote pred_seq<v>.gif for 1 videos (MP4 needs the optional imageio-ffmpeg "
                                        "package: pip install imageio-ffmpeg)\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pred_seq0.gif"]
+
+
+@pytest.mark.parametrize("content", [b"", b"hello\n", bytes(range(256)) * 20])
+def test_an_unreadable_mp4_is_one_short_line_without_ffmpegs_banner(tmp_path, content):
+    needs_ffmpeg()
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(content)
+    with pytest.raises(UserInputError) as err:
+        import_dataset([(bad, bad)], tmp_path / "out", progress=False)
+    message = str(err.value)
+    assert message.startswith(f"{bad}: cannot read the video (") and "\n" not in message
+    assert "configuration:" not in message and "ffmpeg version" not in message

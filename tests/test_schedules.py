@@ -58,3 +58,31 @@ def test_cosine_lr_warms_up_linearly_then_falls_by_half_a_cosine_to_the_final_fr
     assert cosine_lr_factor(10.0, 10, final=0.01) == pytest.approx(0.01)
     assert cosine_lr_factor(25.0, 10, final=0.01) == 0.01  # a resumed run past the schedule
     assert cosine_lr_factor(0.0, 10) == 1.0  # no warm-up
+
+
+def fu_reference(num_epochs, n_cycle, ratio, start=0.0, stop=1.0):
+    """Fu et al.'s frange_cycle_linear as published (a loop over a num_epochs-long array)."""
+    beta = np.full(num_epochs, stop, dtype=np.float64)
+    period = num_epochs / n_cycle
+    step = (stop - start) / (period * ratio)
+    for cycle in range(n_cycle):
+        value, i = start, 0
+        while value <= stop and int(i + cycle * period) < num_epochs:
+            beta[int(i + cycle * period)] = value
+            value += step
+            i += 1
+    return beta
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 10, 13, 70, 101])
+@pytest.mark.parametrize("cycles", [1, 2, 3, 4, 10])
+@pytest.mark.parametrize("ratio", [0.1, 0.25, 0.5, 0.7, 1.0, 1.5])
+def test_the_one_epoch_value_equals_the_published_vector(n, cycles, ratio):
+    np.testing.assert_allclose(linear_cyclical_schedule(n, cycles, ratio, stop=0.5),
+                               fu_reference(n, cycles, ratio, stop=0.5), atol=1e-9)
+
+
+def test_a_huge_num_epoch_costs_one_value():
+    for num_epoch in (10**8, 10**10, 999999999999999999999):
+        assert kl_beta(1, "Cyclical", num_epoch, 10, 0.5) == pytest.approx(2 * 10 / num_epoch)
+        assert kl_beta(num_epoch - 1, "Monotonic", num_epoch, 1, 0.5) == 1.0

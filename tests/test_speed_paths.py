@@ -1,6 +1,7 @@
 """The speed paths compute what the plain paths compute: channels_last, autocast (bf16, fp16 with
 a GradScaler), torch.compile, batched rollouts, no host syncs, and the runtime settings.
 Correctness only: timings live in bench/bench.py (docs/performance.md)."""
+import argparse
 import copy
 import time
 
@@ -247,3 +248,20 @@ def test_amp_auto_is_resolved_by_configure_and_is_the_default_of_training_only(t
     assert parse_train_args([]).amp == "auto"
     # Evaluation stays fp32: a template checkpoint gives the template's outputs.
     assert parse_test_args([]).amp == "none" and build_val_psnr_parser().parse_args([]).amp == "none"
+
+
+def test_compile_without_a_cpp_compiler_is_one_line_before_any_data(tmp_path, monkeypatch):
+    import torch._inductor.cpp_builder as cpp_builder
+
+    from modules.errors import UserInputError
+    from modules.runtime import check_compile
+
+    def no_compiler():
+        raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found in torch._inductor.config.cpp.cxx: "
+                           "(None, 'g++')\nmore lines")
+
+    monkeypatch.setattr(cpp_builder, "get_cpp_compiler", no_compiler)
+    cfg = argparse.Namespace(compile=True, device="cpu")
+    with pytest.raises(UserInputError, match=r"--compile on the CPU needs a working C\+\+ compiler .* drop --compile"):
+        check_compile(cfg)
+    check_compile(argparse.Namespace(compile=False, device="cpu"))

@@ -86,6 +86,7 @@ def test_score_files_agrees_with_score_on_the_arrays(tmp_path):
 @pytest.mark.parametrize("edit, message", [
     (lambda lines: ["id,0,1,2"] + lines[1:], "bad header: expected 'id,0,1,...,3'"),
     (lambda lines: ["Id,0,1,2,3"] + lines[1:], "column 1 is 'Id' where 'id' was expected"),
+    (lambda lines: ["id ,0,1,2,3"] + lines[1:], "column 1 is 'id ' where 'id' was expected"),
     (lambda lines: lines[:-1], "5 rows, expected 6"),
     (lambda lines: lines[:2] + [lines[3], lines[2]] + lines[4:], "line 3 has id 2, expected 1"),
     (lambda lines: lines[:4] + [lines[4].rsplit(",", 1)[0]] + lines[5:], "line 5 has 4 fields, expected 5"),
@@ -124,3 +125,18 @@ def test_unwritable_target_is_a_clear_error_and_leaves_nothing(tmp_path):
     with pytest.raises(UserInputError, match="cannot write"):
         write_submission(torch.zeros(1, 1, 3, 2, 2), tmp_path / "missing_dir" / "sub.csv")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_score_without_dr_uses_the_dataset_tester_recorded_and_says_which(tiny_dataset, tmp_path, capsys):
+    import json
+
+    import score
+    submission = tmp_path / "out" / "submission.csv"
+    submission.parent.mkdir()
+    score.main(["--DR", str(tiny_dataset), "--write_answer", str(submission)])  # a perfect submission
+    (tmp_path / "out" / "test_summary.json").write_text(json.dumps({"dataset": str(tiny_dataset)}))
+    capsys.readouterr()
+    score.main([str(submission)])
+    out = capsys.readouterr().out
+    assert out.startswith(f"answer: the test ground truth of {tiny_dataset} (test/test_img_gt); pass --DR")
+    assert "100.000" in out

@@ -21,9 +21,11 @@ def test_every_metric_image_and_figure_is_logged_and_a_resume_does_not_duplicate
     pytest.importorskip("tensorboard")
     run = training.fit(config(tiny_dataset, tmp_path / "run", "--num_epoch", "3", "--tensorboard"))
     first_seconds = read_metrics(run / "metrics.csv")[2]["seconds"]
-    # epoch_002.pt resumes at epoch 2, which the first run already logged: it must be replaced, not repeated.
+    # A kill after epoch 3 was logged but before its last.pt was written: last.pt holds epoch 2, and the
+    # resumed run logs epoch 3 again, which must replace the first log of it, not repeat it.
+    (run / "checkpoints" / "last.pt").write_bytes((run / "checkpoints" / "epoch_002.pt").read_bytes())
     training.fit(config(tiny_dataset, tmp_path / "run", "--num_epoch", "4", "--tensorboard",
-                        "--ckpt_path", str(run / "checkpoints" / "epoch_002.pt")))
+                        "--ckpt_path", str(run / "checkpoints" / "last.pt")))
     rows = read_metrics(run / "metrics.csv")
     assert [r["epoch"] for r in rows] == [0, 1, 2, 3] and rows[2]["seconds"] != first_seconds
     logged = events(run)
@@ -56,3 +58,27 @@ def test_only_the_main_process_writes(tiny_dataset, tmp_path):
     assert isinstance(open_log(cfg, tmp_path / "tb", 0, main=False), NoLog)
     assert isinstance(open_log(config(tiny_dataset, tmp_path / "run"), tmp_path / "tb", 0, main=True), NoLog)
     assert not (tmp_path / "tb").exists()
+
+
+def test_a_broken_tensorboard_install_stops_before_anything_is_written(tiny_dataset, tmp_path, monkeypatch):
+    import sys
+    import types
+
+    pytest.importorskip("tensorboard")
+    broken = types.ModuleType("torch.utils.tensorboard")
+
+    def fail(name):
+        raise TypeError("Descriptors cannot be created directly. (simulated protobuf mismatch)")
+
+    broken.__getattr__ = fail
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", broken)
+    with pytest.raises(UserInputError, match="tensorboard package fails to import .TypeError: Descriptors cannot"):
+        training.fit(config(tiny_dataset, tmp_path / "run", "--num_epoch", "1", "--tensorboard"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_file_where_the_logs_go_is_named(tiny_dataset, tmp_path):
+    (tmp_path / "tb").write_text("")
+    cfg = config(tiny_dataset, tmp_path / "run", "--tensorboard")
+    with pytest.raises(UserInputError, match="tb is a file, where --tensorboard writes its logs"):
+        open_log(cfg, tmp_path / "tb", 0, main=True)

@@ -175,3 +175,32 @@ def test_device_falls_back_to_cpu_with_one_plain_line(capsys, monkeypatch, recwa
     captured = capsys.readouterr()
     assert captured.err == ("note: --device cuda (the default) but CUDA is not available here: running on the CPU\n")
     assert captured.out == "" and len(recwarn) == 0
+
+
+def test_flags_a_run_cannot_use_are_named_not_silently_ignored(tiny_dataset, tmp_path, no_curves, capsys):
+    run = training.fit(config(tiny_dataset, tmp_path / "run", "--num_epoch", "1", "--anchor_attention"))
+    assert "note: --anchor_attention ignored: only for --arch pyramid" in capsys.readouterr().out
+    last = run / "checkpoints" / "last.pt"
+    assert load_checkpoint(last)["config"]["anchor_attention"] is False
+    training.fit(config(tiny_dataset, run, "--num_epoch", "2", "--ckpt_path", str(last), "--F_dim", "32",
+                        "--lr", "0.0003"))
+    out = capsys.readouterr().out
+    assert "note: --F_dim 32 ignored: a checkpoint's network is fixed (--arch template --F_dim 16" in out
+    assert "note: --lr 0.0003 ignored: resuming restores the checkpoint's optimiser and LR schedule" in out
+
+
+def test_test_mode_prints_the_psnr_before_writing_its_gif(tiny_dataset, tmp_path, monkeypatch, capsys):
+    from conftest import TINY_WIDTHS
+    from modules.checkpoint import save_checkpoint
+    from modules.vae import VAE_Model
+
+    ckpt = tmp_path / "ro" / "best.pt"
+    save_checkpoint(ckpt, {"model": VAE_Model(**TINY_WIDTHS).state_dict(), "epoch": 1, "config": dict(TINY_WIDTHS)})
+
+    def read_only(*args, **kwargs):
+        raise UserInputError("cannot write val_rollout_test.gif (Read-only file system): pass a writable folder")
+
+    monkeypatch.setattr(training, "save_gif", read_only)
+    with pytest.raises(UserInputError, match="Read-only"):
+        training.validate_only(config(tiny_dataset, tmp_path / "ro", "--test", "--ckpt_path", str(ckpt)))
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("validation: PSNR")

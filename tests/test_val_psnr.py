@@ -1,5 +1,6 @@
 """val_PSNR.py: the per-frame plot, CSV and summary, and the sampling modes."""
 import csv
+import re
 import json
 
 import numpy as np
@@ -92,3 +93,36 @@ def test_bad_requests_exit_with_a_message(run, capsys, args, message):
     with pytest.raises(SystemExit) as exit_info:
         _main(run, *args)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_second_checkpoint_of_the_run_keeps_the_first_ones_outputs(run, capsys):
+    ckpts = run / "run" / "checkpoints"
+    (ckpts / "epoch_001.pt").write_bytes((ckpts / "last.pt").read_bytes())
+    (run / "run" / ".val_psnr_prior.x1.tmp.png").write_bytes(b"left by a killed run")
+    _main(run)
+    first = json.loads((run / "run" / "val_psnr_prior.json").read_text())
+    assert not (run / "run" / ".val_psnr_prior.x1.tmp.png").exists()
+    val_PSNR.main(["--DR", str(run / "data"), "--ckpt_path", str(ckpts / "epoch_001.pt"),
+                   "--val_vi_len", str(VAL_LEN), "--device", "cpu"])
+    assert json.loads((run / "run" / "val_psnr_prior.json").read_text()) == first
+    second = json.loads((run / "run" / "epoch_001" / "val_psnr_prior.json").read_text())
+    assert second["checkpoint"] == str(ckpts / "epoch_001.pt")
+    assert "holds the outputs of" in capsys.readouterr().out
+    _main(run)  # the same checkpoint again: its own outputs are replaced, in place
+    assert not (run / "run" / "last").exists()
+
+
+def test_running_out_of_memory_names_num_samples(run, monkeypatch, capsys):
+    import modules.eval.val_psnr as report
+
+    def allocation_fails(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] . DefaultCPUAllocator: can't allocate memory: you "
+                           "tried to allocate 6193152000 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(report, "rollout_and_score", allocation_fails)
+    with pytest.raises(SystemExit) as exit_info:
+        _main(run, "--num_samples", 400)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert re.search(r"out of memory rolling out --num_samples 400 samples of the 12-frame validation video on cpu "
+                     r"in one batch .the outputs alone take 0.1 GB.: lower --num_samples", err), err

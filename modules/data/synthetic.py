@@ -36,6 +36,7 @@ from ..config import SYNTHETIC_DEFAULTS
 from ..console import note
 from ..errors import UserInputError
 from ..io import write_json
+from .partial import partial_folder
 
 FORMAT_VERSION = 1
 MARKER_NAME = ".lab4_synthetic.json"
@@ -472,9 +473,7 @@ def generate_dataset(root, *, progress=True, workers=None, **params):
     root = Path(root)
     params = generation_params(**params)
     _check_replaceable(root)
-    tmp = root.with_name(root.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    tmp = partial_folder(root)
     jobs = _all_jobs(tmp, params)
     for job in jobs:
         for folder in (*job.img_dirs, job.label_dir, job.first_frame_dir):

@@ -12,7 +12,6 @@ frame in ``test_img/<v>``, all labels in ``test_label/<v>``) plus their true fra
 ``test_img_gt/<v>`` for scoring.
 """
 
-import shutil
 from pathlib import Path
 
 from PIL import Image, ImageSequence
@@ -23,6 +22,7 @@ from dataloader import open_png, scan_frames
 from ..config import FILL_MODES, GIF_FRAME_MS
 from ..errors import UserInputError
 from ..io import write_json
+from .partial import partial_folder
 from .synthetic import PNG_COMPRESS_LEVEL
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -87,7 +87,16 @@ def _video_arrays(path):
     try:
         yield from iio.imiter(path)
     except (OSError, RuntimeError, ValueError) as err:
-        raise UserInputError(f"{path}: cannot read the video ({err})") from None
+        raise UserInputError(f"{path}: cannot read the video ({reader_error(err)})") from None
+
+
+def reader_error(err):
+    """The gist of a video reader's error: its first line and ffmpeg's own last line, without the banner,
+    build configuration and library versions that imageio appends (15 lines)."""
+    head, _, stderr = str(err).partition("=== stderr ===")
+    first = next((line.strip() for line in head.splitlines() if line.strip()), type(err).__name__)
+    last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
+    return f"{first}; ffmpeg: {last}" if last else first
 
 
 def count_frames(source, **options):
@@ -112,12 +121,16 @@ def aligned_length(n_person, n_pose, pose_offset, fill, names=("person", "pose")
 
 
 def split_amount(text, total):
-    """A split size: "630" -> 630 frames, "0.1" -> round(0.1 * total)."""
+    """A split size: "630" (or "630.0") -> 630 frames, "0.1" -> round(0.1 * total); a fraction is at most 1."""
     text = str(text)
     try:
         value = float(text) if "." in text else int(text)
     except ValueError:
         raise UserInputError(f"split size {text!r}: give a frame count (630) or a fraction (0.1)") from None
+    if isinstance(value, float) and value > 1:
+        if not value.is_integer():
+            raise UserInputError(f"split size {text!r}: give a frame count (630) or a fraction up to 1 (0.1)")
+        value = int(value)
     frames = int(round(value * total)) if isinstance(value, float) else value
     if frames < 1:
         raise UserInputError(f"split size {text!r} gives {frames} frames out of {total}: need at least 1")
@@ -192,9 +205,7 @@ def import_dataset(pairs, out, *, val="0.1", test="0.1", n_test=1, frame_size=No
         n_person, n_pose = count_frames(person, **options), count_frames(pose, **options)
         lengths.append(aligned_length(n_person, n_pose, pose_offset, fill, names=(person, pose)))
     train_len, val_len, test_len = plan_split(sum(lengths), val, test, n_test)
-    tmp = out.with_name(out.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    tmp = partial_folder(out)
     g = 0
     with tqdm(total=sum(lengths), desc=f"importing into {out}", unit="frame",
               disable=None if progress else True) as bar:

@@ -4,6 +4,7 @@ A checkpoint of ours carries its config, so the network flags come from it; a co
 checkpoint has none (config {}), so they come from the command line, whose defaults are the
 template's widths.
 """
+import json
 import tempfile
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ..architectures import build_vae
 from ..checkpoint import load_checkpoint, load_model_weights
 from ..config import MODEL_KEYS, take_model_flags
 from ..errors import UserInputError
+from ..io import remove_stale_temp_files
 from ..runtime import resolve_device
 
 
@@ -28,7 +30,7 @@ def load_inference_model(cfg):
     ckpt = load_checkpoint(cfg.ckpt_path)
     take_model_flags(cfg, ckpt.get("config", {}))
     model = build_vae(cfg)
-    load_model_weights(model, ckpt["model"], cfg.ckpt_path)
+    load_model_weights(model, ckpt["model"], cfg.ckpt_path, from_flags=bool(ckpt.get("template")))
     device = resolve_device(cfg.device)
     model.to(device).eval()
     if getattr(cfg, "channels_last", False):
@@ -48,10 +50,20 @@ def default_output_dir(ckpt_path):
     return folder.parent if folder.name == "checkpoints" else folder
 
 
-def prepare_output_dir(save_root, ckpt_path):
+def prepare_output_dir(save_root, ckpt_path, summary_name=None, writes=()):
     """Create ``save_root`` (default: the checkpoint's run folder) and check it is writable, before
-    any long computation."""
+    any long computation; remove the temporary files a killed run left for the outputs ``writes``
+    (file stems). ``summary_name``: the JSON summary the tool writes there, which names its checkpoint:
+    when the default folder already holds the outputs of another checkpoint, this checkpoint's go to
+    the subfolder named after it (``runs/x/epoch_001/``) instead of replacing them."""
     out = Path(save_root) if save_root else default_output_dir(ckpt_path)
+    other = _outputs_of_another_checkpoint(out / summary_name, ckpt_path) if summary_name else None
+    if other and not save_root:
+        out = out / Path(ckpt_path).stem
+        print(f"note: {default_output_dir(ckpt_path) / summary_name} holds the outputs of {other}: writing "
+              f"those of {ckpt_path} to {out}")
+    elif other:
+        print(f"note: replacing the outputs of {other} in {out}")
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
@@ -59,4 +71,16 @@ def prepare_output_dir(save_root, ckpt_path):
     except OSError as err:
         raise UserInputError(f"cannot write to the output folder {out} ({err.strerror or err}): "
                              f"pass a writable --save_root") from err
+    remove_stale_temp_files(out, writes)
     return out
+
+
+def _outputs_of_another_checkpoint(summary, ckpt_path):
+    """The checkpoint named in an existing ``summary`` JSON when it is not ``ckpt_path``; else None."""
+    try:
+        other = json.loads(summary.read_text()).get("checkpoint")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not other or Path(other).resolve() == Path(ckpt_path).resolve():
+        return None
+    return other

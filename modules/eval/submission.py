@@ -83,7 +83,7 @@ def read_table(path, n_pixels=math.prod(FRAME_SHAPE)):
     if header != expected:
         fields = header.split(",")
         wanted = expected.split(",")
-        where = next((i for i, (a, b) in enumerate(zip(fields, wanted)) if a.strip() != b),
+        where = next((i for i, (a, b) in enumerate(zip(fields, wanted)) if a != b),
                      min(len(fields), len(wanted)))
         got = fields[where] if where < len(fields) else "<end of line>"
         want = wanted[where] if where < len(wanted) else "<end of line>"

@@ -13,6 +13,8 @@ from .rollout import generate, require_finite
 from .submission import (format_scores, read_submission, require_kaggle_frame_size, score, to_pixels,
                          write_submission)
 
+SUMMARY_NAME = "test_summary.json"
+
 
 def make_submission(cfg):
     """Roll out every test video of ``--DR`` with the ``--ckpt_path`` model and write
@@ -23,7 +25,8 @@ def make_submission(cfg):
     require_kaggle_frame_size(cfg.frame_H, cfg.frame_W)
     model, device, ckpt = load_inference_model(cfg)
     print(describe_model(cfg, ckpt))
-    out = prepare_output_dir(cfg.save_root, cfg.ckpt_path)
+    out = prepare_output_dir(cfg.save_root, cfg.ckpt_path, SUMMARY_NAME, writes=("submission", "test_summary",
+                                                                               "pred_seq*"))
     root = dataset_root(cfg)
     names, first_frames, poses = load_test_set(root, cfg.frame_H, cfg.frame_W, cfg.test_vi_len)
     print(f"{len(names)} test videos ({', '.join(names)}) x {poses.shape[1]} frames from {root}")
@@ -58,8 +61,8 @@ def make_submission(cfg):
         write_videos(names, videos, out)
 
     summary["total_s"] = time.perf_counter() - started
-    write_json(out / "test_summary.json", summary)
-    print(f"done in {summary['total_s']:.1f}s; summary in {out / 'test_summary.json'}")
+    write_json(out / SUMMARY_NAME, summary)
+    print(f"done in {summary['total_s']:.1f}s; summary in {out / SUMMARY_NAME}")
     return summary
 
 

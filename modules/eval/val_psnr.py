@@ -46,6 +46,16 @@ def check_sampling(mode, num_samples):
         raise UserInputError("--mode zero is deterministic: every sample would be the same; drop --num_samples")
 
 
+def out_of_memory(err):
+    """Whether ``err`` is an allocation failure (CPU: "can't allocate memory"; CUDA: "out of memory")."""
+    return isinstance(err, MemoryError) or any(s in str(err) for s in ("can't allocate memory", "out of memory"))
+
+
+def output_bytes(num_samples, frames):
+    """The float32 bytes of ``num_samples`` rollouts of ``frames`` (T, 3, H, W)."""
+    return 4 * num_samples * frames.numel()
+
+
 def analyse(model, frames, poses, *, mode="prior", num_samples=1, seed=0, amp="none", source=None):
     """Roll out one validation video K times (one batched rollout) and measure every frame.
 
@@ -153,14 +163,22 @@ def val_psnr_report(cfg):
     check_sampling(cfg.mode, cfg.num_samples)
     model, device, ckpt = load_inference_model(cfg)
     print(describe_model(cfg, ckpt))
-    out = prepare_output_dir(cfg.save_root, cfg.ckpt_path)
+    label = run_label(cfg.mode, cfg.num_samples)
+    out = prepare_output_dir(cfg.save_root, cfg.ckpt_path, f"val_psnr_{label}.json", writes=(f"val_psnr_{label}",))
     root = dataset_root(cfg)
     frames, poses = load_val_video(cfg, root)
-    result = analyse(model, frames.to(device), poses.to(device), mode=cfg.mode, num_samples=cfg.num_samples,
-                     seed=cfg.seed, amp=cfg.amp, source=cfg.ckpt_path)
+    try:
+        result = analyse(model, frames.to(device), poses.to(device), mode=cfg.mode, num_samples=cfg.num_samples,
+                         seed=cfg.seed, amp=cfg.amp, source=cfg.ckpt_path)
+    except (MemoryError, RuntimeError) as err:  # torch.OutOfMemoryError is a RuntimeError
+        if not out_of_memory(err):
+            raise
+        size = output_bytes(cfg.num_samples, frames) / 1e9
+        raise UserInputError(f"out of memory rolling out --num_samples {cfg.num_samples} samples of the "
+                             f"{len(frames)}-frame validation video on {device} in one batch (the outputs alone "
+                             f"take {size:.1f} GB): lower --num_samples") from None
     summary = summarise(result, mode=cfg.mode, num_samples=cfg.num_samples, seed=cfg.seed)
     summary.update(checkpoint=str(cfg.ckpt_path), epoch=ckpt.get("epoch"), dataset=str(root))
-    label = run_label(cfg.mode, cfg.num_samples)
     title = f"{Path(cfg.ckpt_path).name} (epoch {ckpt.get('epoch', '?')}), validation video, {summary['label']}"
     paths = {"plot": plot_per_frame_psnr(result, summary, out / f"val_psnr_{label}.png", title),
              "csv": write_per_frame_csv(result, out / f"val_psnr_{label}.csv")}

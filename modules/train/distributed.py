@@ -10,12 +10,14 @@ import os
 import shlex
 import sys
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from ..config import DDP_TIMEOUT_S
 from ..errors import UserInputError
 from ..runtime import use_cuda
 
@@ -68,10 +70,17 @@ def _process_device(requested):
     return torch.device("cuda", local_rank)
 
 
+# What the backends' errors say when a peer froze (timeout) or died (closed connection).
+PEER_FAILURES = ("timed out", "timeout", "connection reset", "connection closed", "broken pipe", "gloo", "nccl")
+
+
 @contextmanager
-def process_group(requested_device):
+def process_group(requested_device, timeout_s=DDP_TIMEOUT_S):
     """Join torchrun's process group for the duration of the block (nothing outside torchrun, or
-    when a group is already up). Yields the device of this process, or None in a single process."""
+    when a group is already up). Yields the device of this process, or None in a single process.
+
+    A collective that waits more than ``timeout_s`` for a frozen peer, or whose peer died, ends the
+    run with one line saying so (a UserInputError) instead of a backend traceback."""
     if not launched_by_torchrun() or is_distributed():
         yield device_of_process() if is_distributed() else None
         return
@@ -79,11 +88,28 @@ def process_group(requested_device):
     if device.type == "cuda":
         torch.cuda.set_device(device)
     dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo",
-                            device_id=device if device.type == "cuda" else None)
+                            device_id=device if device.type == "cuda" else None,
+                            timeout=timedelta(seconds=timeout_s))
     try:
         yield device
+    except RuntimeError as err:
+        if not is_peer_failure(err):
+            raise
+        raise UserInputError(f"rank {rank()}: another training process stopped answering (frozen or killed; "
+                             f"waited at most --ddp_timeout {timeout_s:g} s): {_first_line(err)}. The checkpoints "
+                             f"of the finished epochs are kept: resume from the run's checkpoints/last.pt") from None
     finally:
         dist.destroy_process_group()
+
+
+def is_peer_failure(err):
+    """Whether ``err`` is a collective that failed because of another rank (not a bug of this one)."""
+    return isinstance(err, getattr(dist, "DistError", ())) or any(s in str(err).lower() for s in PEER_FAILURES)
+
+
+def _first_line(err):
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return (lines[0] if lines else type(err).__name__)[:200]
 
 
 def device_of_process():

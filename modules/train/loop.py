@@ -23,12 +23,12 @@ from ..eval.media import save_gif
 from ..eval.rollout import require_finite, rollout_and_score
 from ..composite import diagnostics, selection_stats
 from ..objective import candidate_loss, cvae_loss
-from ..runtime import autocast_context
+from ..runtime import autocast_context, check_compile
 from ..schedules import kl_beta, teacher_forcing_ratio
 from . import distributed
 from .plots import plot_training_curves
 from .report import next_steps, start_message
-from .runfolder import claimed_run_folder
+from .runfolder import claimed_run_folder, resume_folder
 from .runlog import COLUMNS, Run, append_metrics, default_save_root
 from .setup import batch_lr, make_grad_scaler, prepare, seed_epoch, train_loader_for_epoch, training_state
 from .tensorboard import LOG_DIR, NoLog, check_requested, open_log
@@ -146,7 +146,8 @@ def fit(cfg):
     """
     distributed.check_launch(cfg.gpu)
     check_requested(cfg)  # before the dataset is generated or decoded
-    with distributed.process_group(cfg.device):
+    check_compile(cfg)
+    with distributed.process_group(cfg.device, cfg.ddp_timeout):
         return _fit_in_process_group(cfg)
 
 
@@ -156,7 +157,7 @@ def _fit_in_process_group(cfg):
     ``module.`` prefix reaches a checkpoint; rank 0 alone validates and writes, and the others
     take its best PSNR."""
     main = distributed.is_main_process()
-    cfg.save_root = distributed.broadcast_from_main(str(run_folder_of(cfg)))
+    cfg.save_root = distributed.broadcast_from_main(str(run_folder_of(cfg)) if main else None)
     with ExitStack() as stack:
         # Rank 0 alone writes, so it alone claims the folder (lock, no overwriting, temp-file clean-up);
         # a refusal reaches every rank, so none waits for rank 0 in a collective.
@@ -175,10 +176,11 @@ def _fit_in_process_group(cfg):
 
 def run_folder_of(cfg):
     """--save_root; when resuming without one, the run folder of the checkpoint (so the resumed run
-    goes on in its own folder); else a new runs/<date-time>."""
+    goes on in its own folder; a new one when the checkpoint is from before that run's end); else a new
+    runs/<date-time>."""
     if cfg.save_root:
         return Path(cfg.save_root)
-    return default_output_dir(cfg.ckpt_path) if cfg.ckpt_path else default_save_root()
+    return resume_folder(cfg.ckpt_path, default_output_dir(cfg.ckpt_path)) if cfg.ckpt_path else default_save_root()
 
 
 def _train(cfg, main):
@@ -324,12 +326,12 @@ def validate_only(cfg):
     frames, poses = (x.to(device) for x in load_val_video(cfg, root))
     val = validate(model, frames, poses, seed=cfg.seed, amp=cfg.amp)
     require_finite(val["video"], cfg.ckpt_path, model)
-    out = Path(cfg.save_root or Path(cfg.ckpt_path).parent)
-    out.mkdir(parents=True, exist_ok=True)
-    save_gif(rollout_panel(val["video"], frames.cpu(), poses.cpu()), out / "val_rollout_test.gif", scale=2)
     print(f"validation: PSNR {val['val_psnr']:.2f} dB (moving {val['val_moving_psnr']:.2f} dB, vacated "
           f"{val['val_vacated_psnr']:.2f} dB, IoU {val['val_silhouette_iou']:.3f}; copying frame 0 "
           f"{val['copy_psnr']:.2f} / {val['copy_moving_psnr']:.2f} / {val['copy_vacated_psnr']:.2f} / "
-          f"{val['copy_silhouette_iou']:.3f}), MSE {val['val_loss']:.5f} over "
-          f"{frames.shape[0] - 1} frames")
+          f"{val['copy_silhouette_iou']:.3f}), MSE {val['val_loss']:.5f} over {frames.shape[0] - 1} frames",
+          flush=True)  # before the GIF, which a read-only folder refuses
+    out = Path(cfg.save_root or Path(cfg.ckpt_path).parent)
+    out.mkdir(parents=True, exist_ok=True)
+    save_gif(rollout_panel(val["video"], frames.cpu(), poses.cpu()), out / "val_rollout_test.gif", scale=2)
     return val

@@ -1,10 +1,12 @@
 """What a training run tells the user at its start (what it trains, where it writes) and at its end
 (the best checkpoint, its PSNR and the commands that use it, with paths that work from here)."""
+import math
 import os
 import shlex
 import sys
 from pathlib import Path
 
+from ..checkpoint import load_checkpoint
 from ..runtime import describe_hardware
 from .runlog import read_metrics
 from .setup import clips_in_epoch, describe_num_workers
@@ -48,18 +50,18 @@ def start_message(cfg, run, device, n_clips, first_epoch):
 
 
 def next_steps(run, cfg):
-    """The lines printed at the end: the best checkpoint, its val PSNR and epoch, then Tester.py and
-    val_PSNR.py on it (with the run's --DR). None when no best checkpoint was written."""
+    """The lines printed at the end: the best checkpoint, its val PSNR and epoch (as best.pt records
+    them), then Tester.py and val_PSNR.py on it (with the run's --DR). None when there is no best.pt."""
     best = run.checkpoint("best")
-    rows = [r for r in read_metrics(run.metrics) if r["val_psnr"] == r["val_psnr"]]  # not NaN
-    if not best.is_file() or not rows:
+    if not best.is_file():
         return None
-    top = max(rows, key=lambda r: r["val_psnr"])
+    stored = load_checkpoint(best)  # its own numbers: metrics.csv may hold rows of epochs it never saw
     data = ["--DR", str(cfg.DR)] if cfg.DR else []
     python = interpreter()
     tester = shlex.join([python, script("Tester.py"), "--ckpt_path", str(best), *data, "--make_gif"])
     val_psnr = shlex.join([python, script("val_PSNR.py"), "--ckpt_path", str(best), *data])
-    return "\n".join([f"best checkpoint: {best} (val PSNR {top['val_psnr']:.2f} dB, epoch {top['epoch'] + 1})",
+    psnr = stored.get("best_psnr", math.nan)
+    return "\n".join([f"best checkpoint: {best} (val PSNR {psnr:.2f} dB, epoch {stored['epoch']})",
                       "next:",
                       f"  {tester}    # submission.csv + GIFs",
                       f"  {val_psnr}    # per-frame PSNR plot"])

@@ -40,15 +40,44 @@ def default_save_root():
     return Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def read_metrics(path):
+def read_metrics(path, problems=None):
     """Rows of a metrics CSV as dicts of floats (``epoch`` as int; a column an older run did not
-    write is NaN); [] if the file is absent."""
+    write is NaN); [] if the file is absent. A UTF-8 BOM (a spreadsheet's "CSV UTF-8") is read past;
+    a row that is not a metrics row (no epoch, a value that is not a number) is left out and, when
+    ``problems`` is a list, described in it ("line 4: ..."), so a hand-edited file costs no epoch."""
     path = Path(path)
     if not path.is_file():
         return []
-    with path.open(newline="") as f:
-        return [{k: (int(v) if k == "epoch" else float(v or "nan")) for k, v in row.items()}
-                for row in csv.DictReader(f, restval="")]
+    rows = []
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f, restval="")
+        for row in reader:
+            try:
+                rows.append(_parse_row(row))
+            except (KeyError, TypeError, ValueError) as err:
+                if problems is not None:
+                    shown = ",".join(str(v) for v in row.values())[:60]
+                    problems.append(f"line {reader.line_num}: {shown!r} is not a metrics row ({err})")
+    return rows
+
+
+def _parse_row(row):
+    if row.get("epoch") in (None, ""):
+        raise KeyError("no epoch")
+    return {k: (int(v) if k == "epoch" else float(v or "nan")) for k, v in row.items() if k is not None}
+
+
+def repair_metrics(path):
+    """Rewrite ``path`` without the rows :func:`read_metrics` leaves out (and without a BOM), saying
+    which; before a resumed run trains, so a damaged file never costs an epoch. Returns the rows."""
+    problems = []
+    rows = read_metrics(path, problems)
+    has_bom = Path(path).is_file() and Path(path).read_bytes()[:3] == b"\xef\xbb\xbf"
+    for problem in problems:
+        print(f"note: {path} {problem}: left out")
+    if problems or has_bom:
+        write_metrics(path, rows)
+    return rows
 
 
 def write_metrics(path, rows):

@@ -6,9 +6,10 @@ import random
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-from ..architectures import build_vae
+from ..architectures import build_vae, drop_unused_flags
 from ..checkpoint import load_checkpoint, load_model_weights, rng_state, set_rng_state
-from ..config import take_model_flags
+from ..config import overridden_flags, take_model_flags
+from ..errors import UserInputError
 from ..runtime import channels_last_for, resolve_device
 from ..schedules import cosine_lr_factor, partial_for_epoch
 from . import distributed
@@ -68,7 +69,7 @@ def restore(ckpt_path, model, optimizer=None, scheduler=None):
     Returns (next epoch to train, best PSNR so far, the checkpoint's config dict).
     """
     ckpt = load_checkpoint(ckpt_path)
-    load_model_weights(model, ckpt["model"], ckpt_path)
+    load_model_weights(model, ckpt["model"], ckpt_path, from_flags=bool(ckpt.get("template")))
     if optimizer is not None and "optimizer" in ckpt and not ckpt.get("template"):
         optimizer.load_state_dict(ckpt["optimizer"])
     if scheduler is not None and "scheduler" in ckpt:
@@ -86,6 +87,7 @@ def prepare(cfg):
     device = distributed.device_of_process() if distributed.is_distributed() else resolve_device(cfg.device)
     if cfg.ckpt_path:
         take_model_flags(cfg, load_checkpoint(cfg.ckpt_path).get("config", {}))
+    drop_unused_flags(cfg)
     torch.manual_seed(cfg.seed)  # the initial weights depend on --seed alone
     model = build_model(cfg)
     optimizer = build_optimizer(model, cfg)
@@ -93,12 +95,24 @@ def prepare(cfg):
     start_epoch, best_psnr, stored = 0, -math.inf, {}
     if cfg.ckpt_path:
         start_epoch, best_psnr, stored = restore(cfg.ckpt_path, model, optimizer, scheduler)
+        _note_restored_flags(cfg, stored)
     cfg.schedule_epochs = schedule_length(cfg, stored)
     model.to(device)
     if channels_last_for(getattr(cfg, "channels_last", None), device.type):
         model.to(memory_format=torch.channels_last)
     _optimizer_to(optimizer, device)
     return device, model, optimizer, scheduler, start_epoch, best_psnr
+
+
+RESTORED = ("optim", "lr", "milestones", "gamma")  # the optimiser and LR-scheduler state a resume restores
+
+
+def _note_restored_flags(cfg, stored):
+    ignored = overridden_flags(cfg, stored, RESTORED)
+    if ignored:
+        kept = " ".join(f"--{key} {stored[key]}" for key in RESTORED if key in stored)
+        print(f"note: {' '.join(ignored)} ignored: resuming restores the checkpoint's optimiser and LR schedule "
+              f"({kept}); to change them, start a new run")
 
 
 def schedule_length(cfg, stored):
@@ -144,7 +158,18 @@ def clips_in_epoch(n_clips, cfg, epoch):
     """How many of the ``n_clips`` training clips ``epoch`` trains on: the first ``--partial`` of them
     (``--fast_partial`` in the first epochs with --fast_train), at least one."""
     partial = partial_for_epoch(epoch, cfg.partial, cfg.fast_train, cfg.fast_partial, cfg.fast_train_epoch)
-    return max(1, int(n_clips * partial))
+    return max(1, int(n_clips * partial)) if n_clips else 0
+
+
+def require_a_batch(used, n_clips, cfg):
+    """Refuse an epoch of no batch (the DataLoader drops a last, incomplete one), naming the cause."""
+    per_rank = used // distributed.world_size()
+    if per_rank >= cfg.batch_size:
+        return
+    ranks = f" over {distributed.world_size()} processes" if distributed.is_distributed() else ""
+    raise UserInputError(f"{used} training clips per epoch (of {n_clips}; --partial {cfg.partial}){ranks} fill no "
+                         f"batch of --batch_size {cfg.batch_size}: lower --batch_size, or raise --partial or lower "
+                         f"--train_vi_len for more clips")
 
 
 def train_loader_for_epoch(train_set, cfg, epoch, generator):
@@ -155,7 +180,9 @@ def train_loader_for_epoch(train_set, cfg, epoch, generator):
     """
     if hasattr(train_set, "set_epoch"):
         train_set.set_epoch(epoch)
-    clips = Subset(train_set, range(clips_in_epoch(len(train_set), cfg, epoch)))
+    used = clips_in_epoch(len(train_set), cfg, epoch)
+    require_a_batch(used, len(train_set), cfg)
+    clips = Subset(train_set, range(used))
     sampler = None
     if distributed.is_distributed():
         sampler = DistributedSampler(clips, shuffle=True, seed=cfg.seed, drop_last=True)

@@ -27,9 +27,17 @@ MISSING = ("--tensorboard needs the optional package tensorboard, which is not i
 
 
 def check_available():
-    """A clear error before training starts rather than an ImportError after the first epoch."""
+    """A clear error before training starts rather than an ImportError after the first epoch: not
+    installed, or installed but failing to import (e.g. a protobuf version it does not support)."""
     if importlib.util.find_spec("tensorboard") is None:
         raise UserInputError(MISSING)
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
+    except Exception as err:  # whatever a broken install raises (TypeError from protobuf, ImportError...)
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise UserInputError(f"--tensorboard: the installed tensorboard package fails to import "
+                             f"({type(err).__name__}: {first}); repair it (pip install -U tensorboard protobuf) "
+                             f"or drop --tensorboard") from None
 
 
 def check_requested(cfg):
@@ -103,5 +111,8 @@ class NoLog:
 def open_log(cfg, log_dir, first_epoch, main):
     """The run's logger: a TensorBoardLog on the main process with --tensorboard, NoLog otherwise."""
     if getattr(cfg, "tensorboard", False) and main:
+        if log_dir.exists() and not log_dir.is_dir():
+            raise UserInputError(f"{log_dir} is a file, where --tensorboard writes its logs: move it away or "
+                                 f"drop --tensorboard")
         return TensorBoardLog(log_dir, first_epoch)
     return NoLog()

@@ -10,7 +10,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 # Lower layers first; a module may import its own layer or a lower one, never a higher one.
 LAYERS = ["core", "data", "eval", "train", "ablation"]
-CORE = {"layers", "modules", "vae", "pyramid", "architectures", "objective", "schedules", "config", "errors", "io",
+CORE = {"layers", "modules", "vae", "pyramid", "composite", "architectures", "objective", "schedules", "config", "errors", "io",
         "checkpoint", "runtime", "console", "signals"}
 
 

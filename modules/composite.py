@@ -145,3 +145,37 @@ def diagnostics(stats):
     first, vacated, flow, dancer = stats.tolist()
     return {"first_weight_vacated": first / vacated if vacated else float("nan"),
             "flow_on_dancer": flow / dancer if dancer else float("nan")}
+
+
+# -- a loss of the warp's own -------------------------------------------------------------------------
+WARP_BLUR = 5  # box size of the blurred copy: a basin of ~2 pixels each side for the flow's gradient
+
+
+def dancer_mask(frames):
+    """(B, T, 3, H, W) clip -> (B, T-1, 1, H, W) bool: pixels of frames 1..T-1 more than 0.1 (some
+    channel) from the clip's per-pixel median, i.e. where the dancer is."""
+    frames = frames.float()
+    background = frames.median(dim=1, keepdim=True).values
+    return (frames[:, 1:] - background).abs().amax(dim=2, keepdim=True) > 0.1
+
+
+def warp_loss(parts, frames, weight):
+    """``weight`` x the sum over frames of the MSE, on the dancer's pixels only, of frame 0 warped by
+    the predicted flow, at full resolution and between 5x5-box-blurred copies (whose slopes reach
+    further than bilinear sampling's 2x2 neighbours), as GFLA and Monkey-Net train their warps: so the
+    flow learns to bring the dancer's own colours to where the pose puts him. Restricted to the dancer:
+    on the whole frame (mostly studio) the cheapest warp is a smear of the border (docs/quality.md).
+    ``parts``: the head's (B, T-1, ...) ``flow`` and ``warped``; ``frames``: the clip (B, T, 3, H, W)."""
+    if "flow" not in parts or weight == 0:
+        return frames.new_zeros(())
+    batch, steps = parts["flow"].shape[:2]
+    mask = dancer_mask(frames).float()
+    target = frames[:, 1:].float()
+    first = frames[:, :1].float().expand(-1, steps, -1, -1, -1).reshape(batch * steps, *frames.shape[2:])
+    blur = lambda x: F.avg_pool2d(x, WARP_BLUR, stride=1, padding=WARP_BLUR // 2, count_include_pad=False)
+    flat = lambda x: x.reshape(batch * steps, *x.shape[2:])
+    blurred = warp(blur(first), flat(parts["flow"])).reshape_as(target)
+    blurred_target = blur(flat(target)).reshape_as(target)
+    per_frame = [((a - b).pow(2) * mask).sum(dim=(0, 2, 3, 4)) / mask.sum(dim=(0, 2, 3, 4)).mul(3).clamp(min=1)
+                 for a, b in ((parts["warped"], target), (blurred, blurred_target))]
+    return weight * (per_frame[0] + per_frame[1]).sum()

@@ -246,6 +246,9 @@ def add_training_args(parser):
     group.add_argument("--candidate_loss", type=_non_negative, default=1.0,
                        help="--output_head composite: weight of the MSE of the generated candidate itself, so it "
                             "stays a whole image before the selection uses it")
+    group.add_argument("--warp_loss", type=_non_negative, default=0.0,
+                       help="--output_head composite: weight of the warped frame 0's own MSE on the dancer's pixels "
+                            "(full resolution and 5x5-blurred), so the flow learns to move the dancer")
     group.add_argument("--test", action="store_true", help="only validate the --ckpt_path model")
     group.add_argument("--store_visualization", action="store_true",
                        help="also save a GIF of the validation rollout every epoch (default: best and last)")

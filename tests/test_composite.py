@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from modules.architectures import build_vae
-from modules.composite import COPY_BIAS, AnchoredHead, CompositeHead, diagnostics, selection_stats, warp
+from modules.composite import (COPY_BIAS, AnchoredHead, CompositeHead, dancer_mask, diagnostics, selection_stats, warp,
+                               warp_loss)
 from modules.config import parse_train_args
 from modules.errors import UserInputError
 from modules.objective import candidate_loss
@@ -55,7 +56,7 @@ def test_trained_head_output_is_the_selection_weighted_sum_of_its_candidates():
     expected = w[:, 0:1] * first + w[:, 1:2] * parts["warped"] + w[:, 2:3] * parts["scratch"]
     torch.testing.assert_close(frame, expected)
     torch.testing.assert_close(parts["warped"], warp(first, parts["flow"]))
-    assert float(parts["flow"].abs().max()) > 0
+    assert float(parts["flow"].detach().abs().max()) > 0
 
 
 def test_anchored_head_keeps_the_checkpoint_keys_of_a_plain_conv():
@@ -99,3 +100,28 @@ def test_selection_stats_count_vacated_and_dancer_pixels_of_a_toy_clip():
     assert stats.tolist() == [4 * 0.25, 4, 4 * 5.0, 4]
     assert diagnostics(stats) == {"first_weight_vacated": 0.25, "flow_on_dancer": 5.0}
     assert all(math.isnan(v) for v in diagnostics(selection_stats({}, frames)).values())
+
+
+def test_warp_loss_scores_the_dancer_pixels_only_and_is_zero_for_the_right_flow():
+    # A 1x24 studio (1.0) whose dancer (0.0, two pixels wide) moves right by 2 pixels per frame, away
+    # from the borders (whose padding would differ between blurring and warping).
+    frames = torch.ones(1, 4, 3, 1, 24)
+    for t in range(4):
+        frames[:, t, :, 0, 6 + 2 * t:8 + 2 * t] = 0.0
+    flow = torch.zeros(1, 3, 2, 1, 24, requires_grad=True)
+    warped = warp(frames[:, 0].expand(3, -1, -1, -1), flow[0]).unsqueeze(0)
+    mask = dancer_mask(frames)
+    assert mask.sum() == 6 and mask[0, 0, 0, 0, 8:10].all()  # the median (studio) finds two pixels a frame
+    loss = warp_loss({"flow": flow, "warped": warped}, frames, 1.0)
+    full = ((warped - frames[:, 1:]).pow(2) * mask).sum(dim=(0, 2, 3, 4)) / (3 * mask.sum(dim=(0, 2, 3, 4)))
+    assert float(loss) > float(full.sum()) > 0  # the blurred term adds to the full-resolution one
+    loss.backward()
+    assert float(flow.grad.abs().sum()) > 0
+    moved = torch.zeros(1, 3, 2, 1, 24)
+    moved[:, :, 0] = -2.0 * torch.arange(1, 4).view(1, 3, 1, 1)  # out[x] = frame0[x - 2t]: the dancer moved
+    right = {"flow": moved, "warped": warp(frames[:, 0].expand(3, -1, -1, -1), moved[0]).unsqueeze(0)}
+    assert float(warp_loss(right, frames, 1.0)) == pytest.approx(0.0, abs=1e-6)
+    studio = frames.clone()
+    studio[:, 1:, :, 0, 20] = 0.97  # a studio pixel off by less than 0.1: not the dancer's, not scored
+    assert float(warp_loss(right, studio, 1.0)) == pytest.approx(0.0, abs=1e-6)
+    assert float(warp_loss({}, frames, 1.0)) == 0  # the anchored head has no flow

@@ -10,16 +10,17 @@ mixed by a per-pixel softmax selection (weights sum to 1):
     frame = w_first * frame_0 + w_warped * warp(frame_0, flow) + w_scratch * scratch
 
 - ``frame_0`` unmoved: the static studio, copied exactly;
-- ``warp(frame_0, flow)``: frame 0 sampled at ``p + flow(p)`` (backward warp), so a moved dancer
+- ``warp(frame_0, flow)``: frame 0 sampled at ``p + flow(p)`` (backward warp; black outside the
+  frame), so a moved dancer
   keeps its colours; the flow is predicted at 1/4 resolution and upsampled (coarse motion);
 - ``scratch``: an image generated from the features, for what frame 0 never showed (the studio
   behind the old dancer).
 
 Anti-collapse choices from the field (docs/quality.md): zero-initialised flow (identity warp) and
 scratch; selection logits zero-weighted with a bias toward the two copies of frame 0, so an
-untrained model starts near the copy baseline; the candidates get a loss of their own
-(:func:`modules.objective.candidate_loss`) so the scratch stays a whole image and the warp is
-trained where the selection does not (yet) use it.
+untrained model starts near the copy baseline; the scratch gets a loss of its own
+(:func:`modules.objective.candidate_loss`) so it stays a whole image before the selection uses it;
+black outside the frame for the warp (:func:`warp`).
 
 Shapes: features (N, C, H, W), coarse features (N, C', H/4, W/4), frames (N, 3, H, W) in [0, 1].
 """
@@ -99,9 +100,12 @@ def make_head(kind, width, coarse_width):
 
 
 def warp(image, flow):
-    """Backward warp: ``out[p] = image[p + flow[p]]``, bilinear, borders repeated.
+    """Backward warp: ``out[p] = image[p + flow[p]]``, bilinear; zeros (black) outside the image.
 
-    image (N, C, H, W); flow (N, 2, H, W) in pixels, channel 0 along x (width), 1 along y."""
+    image (N, C, H, W); flow (N, 2, H, W) in pixels, channel 0 along x (width), 1 along y. Not the
+    border repeated: with it, a flow pointing off the frame copies the studio's edge, a ready-made
+    studio plate for the vacated region, and the flow ran off to ~60 px on the dancer in one of two
+    seeds; black off the frame is never the studio (docs/quality.md)."""
     n, _, height, width = image.shape
     ys = torch.arange(height, device=image.device, dtype=flow.dtype)
     xs = torch.arange(width, device=image.device, dtype=flow.dtype)
@@ -109,7 +113,7 @@ def warp(image, flow):
     y = ys.view(1, height, 1) + flow[:, 1]
     # Pixel centres to grid_sample's normalised coordinates (align_corners=False).
     grid = torch.stack([(2 * x + 1) / width - 1, (2 * y + 1) / height - 1], dim=-1)
-    return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode="border",
+    return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode="zeros",
                          align_corners=False)
 
 

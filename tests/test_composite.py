@@ -26,11 +26,13 @@ def test_warp_of_zero_flow_is_the_image_and_a_whole_pixel_flow_shifts_it():
     torch.testing.assert_close(warp(image, flow)[..., 1:, :], image[..., :-1, :])
 
 
-def test_warp_of_a_half_pixel_flow_averages_neighbours_and_repeats_borders():
-    image = torch.arange(4.0).view(1, 1, 1, 4).expand(1, 1, 2, 4).contiguous()
+def test_warp_of_a_half_pixel_flow_averages_neighbours_and_is_black_off_the_frame():
+    image = torch.arange(1.0, 5.0).view(1, 1, 1, 4).expand(1, 1, 2, 4).contiguous()
     flow = torch.zeros(1, 2, 2, 4)
     flow[:, 0] = 0.5
-    torch.testing.assert_close(warp(image, flow)[0, 0, 0], torch.tensor([0.5, 1.5, 2.5, 3.0]))
+    torch.testing.assert_close(warp(image, flow)[0, 0, 0], torch.tensor([1.5, 2.5, 3.5, 2.0]))  # 4 and 0: 2
+    flow[:, 0] = 10.0
+    assert float(warp(image, flow).abs().max()) == 0
 
 
 def test_untrained_head_is_a_known_mix_close_to_the_first_frame():

@@ -78,7 +78,7 @@ def step_parts(cfg, amp, repeats):
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
     g = torch.Generator().manual_seed(1)
     frames, poses = (torch.rand(cfg.batch_size, cfg.train_vi_len, 3, H, W, generator=g) for _ in "fp")
-    split = {"backward": [], "optimiser": [], "total": [], **{name: [] for name in NETWORKS}}
+    split = {"backward": [], "optimiser": [], "rest": [], "total": [], **{name: [] for name in NETWORKS}}
     for round_ in range(repeats + 1):
         timer.seconds = dict.fromkeys(NETWORKS, 0.0)
         start = time.perf_counter()
@@ -99,6 +99,7 @@ def step_parts(cfg, amp, repeats):
             split["backward"].append(step - backward)
             split["optimiser"].append(end - step)
             split["total"].append(end - start)
+            split["rest"].append(backward - start - sum(timer.seconds.values()))  # loss, Python, the head's glue
     return model, {name: statistics.median(values) for name, values in split.items()}
 
 
@@ -122,16 +123,15 @@ def epoch_parts(preset, amp, repeats):
         panel = torch.cat([video[0]] * 3, dim=-1)
         gif = median_time(lambda: save_gif(panel, tmp / "val.gif", scale=2), 1)
     per_epoch = {f"forward, {name}": step[name] * batches for name in NETWORKS}
-    per_epoch["forward, loss and the rest"] = (step["total"] - sum(step[n] for n in NETWORKS) - step["backward"]
-                                               - step["optimiser"]) * batches
+    per_epoch["forward, loss and the rest"] = step["rest"] * batches
     per_epoch["backward (+ grad clipping)"] = step["backward"] * batches
     per_epoch["optimiser"] = step["optimiser"] * batches
     validated = 1 / cfg.val_every  # the share of epochs that validate
-    per_epoch[f"validation rollout, {VIDEO_LEN} frames (x{validated:.2g})"] = rollout * validated
-    per_epoch[f"GIFs, last + best (x{validated:.2g})"] = 2 * gif * validated
+    per_epoch[f"validation rollout, {VIDEO_LEN} frames (/ --val_every)"] = rollout * validated
+    per_epoch["GIFs, last + best (/ --val_every)"] = 2 * gif * validated
     per_epoch["checkpoints (last.pt, + best.pt when validated)"] = checkpoint * (1 + validated)
     per_epoch["curves (4 PNGs)"] = curves
-    return {"step": step["total"], "batches": batches, "parts": per_epoch}
+    return {"step": step["total"], "batches": batches, "val_every": cfg.val_every, "parts": per_epoch}
 
 
 def print_parts(results):
@@ -143,8 +143,9 @@ def print_parts(results):
     print("part".ljust(width) + "".join(n.rjust(26) for n in names))
     print("training step (s)".ljust(width) + "".join(f"{results[n]['step']:.3f} x {results[n]['batches']}".rjust(26)
                                                     for n in names))
+    print("--val_every".ljust(width) + "".join(f"{results[n]['val_every']}".rjust(26) for n in names))
     for row in rows:
-        print(row.ljust(width) + "".join(f"{results[n]['parts'].get(row, math.nan):.1f}".rjust(26) for n in names))
+        print(row.ljust(width) + "".join(f"{results[n]['parts'][row]:.2f}".rjust(26) for n in names))
     print("epoch".ljust(width) + "".join(f"{sum(results[n]['parts'].values()):.1f}".rjust(26) for n in names))
 
 

@@ -131,22 +131,28 @@ def selection_stats(parts, frames):
     dancer (the flow should not stay 0) are found against the clip's per-pixel median, as the
     vacated-region metric finds them against the whole video's (modules.eval.metrics)."""
     if "weights" not in parts:
-        return torch.zeros(4, dtype=torch.float64)
-    frames = frames.float()
-    background = frames.median(dim=1, keepdim=True).values
-    off_target = (frames[:, 1:] - background).abs().amax(dim=2)  # (B, T-1, H, W)
-    off_first = (frames[:, :1] - background).abs().amax(dim=2)
-    vacated = (off_target < 0.05) & (off_first > 0.1)
-    dancer = off_target > 0.1
+        return torch.zeros(4, dtype=torch.float64, device=frames.device)
+    vacated, dancer = clip_masks(frames)
     first_weight = parts["weights"][:, :, 0].detach()
     flow = parts["flow"].detach().norm(dim=2)
     stats = [first_weight[vacated].sum(), vacated.sum(), flow[dancer].sum(), dancer.sum()]
-    return torch.stack([s.double() for s in stats]).cpu()
+    return torch.stack([s.double() for s in stats])  # on the frames' device: no sync per batch
+
+
+def clip_masks(frames):
+    """(B, T, 3, H, W) clip -> (vacated, dancer) masks of frames 1..T-1, each (B, T-1, H, W) bool,
+    against the clip's per-pixel median: vacated = every channel within 0.05 of it where frame 0 was
+    more than 0.1 from it in some channel; dancer = more than 0.1 from it in some channel."""
+    frames = frames.float()
+    background = frames.median(dim=1, keepdim=True).values
+    off_target = (frames[:, 1:] - background).abs().amax(dim=2)
+    off_first = (frames[:, :1] - background).abs().amax(dim=2)
+    return (off_target < 0.05) & (off_first > 0.1), off_target > 0.1
 
 
 def diagnostics(stats):
     """Means of DIAGNOSTICS from summed :func:`selection_stats` (NaN where nothing was counted)."""
-    first, vacated, flow, dancer = stats.tolist()
+    first, vacated, flow, dancer = stats.cpu().tolist()
     return {"first_weight_vacated": first / vacated if vacated else float("nan"),
             "flow_on_dancer": flow / dancer if dancer else float("nan")}
 
@@ -156,11 +162,9 @@ WARP_BLUR = 5  # box size of the blurred copy: a basin of ~2 pixels each side fo
 
 
 def dancer_mask(frames):
-    """(B, T, 3, H, W) clip -> (B, T-1, 1, H, W) bool: pixels of frames 1..T-1 more than 0.1 (some
-    channel) from the clip's per-pixel median, i.e. where the dancer is."""
-    frames = frames.float()
-    background = frames.median(dim=1, keepdim=True).values
-    return (frames[:, 1:] - background).abs().amax(dim=2, keepdim=True) > 0.1
+    """(B, T, 3, H, W) clip -> (B, T-1, 1, H, W) bool: where the dancer is in frames 1..T-1
+    (:func:`clip_masks`)."""
+    return clip_masks(frames)[1].unsqueeze(2)
 
 
 def warp_loss(parts, frames, weight):

@@ -72,7 +72,7 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
     if scaler is None:
         scaler = make_grad_scaler(device, getattr(cfg, "amp", "none"))
     totals = torch.zeros(3, dtype=torch.float64)
-    selection = torch.zeros(4, dtype=torch.float64)
+    selection = torch.zeros(4, dtype=torch.float64, device=device)
     forced, batches = 0.0, 0
     coins = teacher_forcing_coins(tfr, cfg.tf_flip, cfg.train_vi_len - 1, rng)
     bar = tqdm(loader, desc=desc, leave=False, disable=None if distributed.is_main_process() else True,

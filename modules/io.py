@@ -110,6 +110,13 @@ def write_bytes(path, data):
     return Path(path)
 
 
+def copy_file(source, path):
+    """Copy ``source`` to ``path`` atomically (a GIF encoded once and kept under a second name)."""
+    with atomic_path(path) as tmp:
+        shutil.copyfile(source, tmp)
+    return Path(path)
+
+
 def write_json(path, data):
     return write_text(path, json.dumps(data, indent=1) + "\n")
 

@@ -28,6 +28,7 @@ def no_curves(monkeypatch):
     in tests about checkpoints, metrics and folders."""
     monkeypatch.setattr(training, "plot_training_curves", lambda *args: None)
     monkeypatch.setattr(training, "save_gif", lambda *args, **kwargs: None)
+    monkeypatch.setattr(training, "copy_file", lambda *args: None)
 
 
 def without_time(rows):

@@ -16,10 +16,12 @@ from tqdm import tqdm
 
 from ..checkpoint import save_checkpoint
 from ..console import Progress
+from ..data.augment import random_hue_rotation
 from ..data.datasets import dataset_root, load_datasets, load_val_video
 from ..errors import UserInputError
 from ..eval.inference import default_output_dir
 from ..eval.media import save_gif
+from ..io import copy_file
 from ..eval.rollout import require_finite, rollout_and_score
 from ..composite import diagnostics, selection_stats, warp_loss
 from ..objective import candidate_loss, cvae_loss
@@ -81,6 +83,8 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
     for frames, poses in bar:
         frames, poses = frames.to(device, non_blocking=True), poses.to(device, non_blocking=True)
         coin = next(coins)
+        if getattr(cfg, "hue_aug", False):
+            frames = random_hue_rotation(frames, rng)
         if lr_at is not None:
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(batches)
@@ -280,16 +284,16 @@ def record_epoch(run, cfg, row, val, frames, poses, best_psnr, make_state, log=N
     panel = rollout_panel(val["video"], frames.cpu(), poses.cpu()) if val else None
     log.log_epoch(row, panel, val.get("psnr_per_frame"))
     if panel is not None:
-        save_gif(panel, run.root / "val_rollout.gif", scale=2)
+        save_gif(panel, run.root / "val_rollout.gif", scale=2, palette="shared")
     if panel is not None and cfg.store_visualization:
         (run.root / "gifs").mkdir(exist_ok=True)
-        save_gif(panel, run.root / "gifs" / f"epoch_{epoch + 1:03d}.gif", scale=2)
+        copy_file(run.root / "val_rollout.gif", run.root / "gifs" / f"epoch_{epoch + 1:03d}.gif")
     improved = bool(val) and val["val_psnr"] > best_psnr
     run.save_epoch_checkpoints(make_state(), best=improved,
                                periodic=f"epoch_{epoch + 1:03d}" if (epoch + 1) % cfg.per_save == 0 else None)
     if improved:
         best_psnr = val["val_psnr"]
-        save_gif(panel, run.root / "val_rollout_best.gif", scale=2)
+        copy_file(run.root / "val_rollout.gif", run.root / "val_rollout_best.gif")  # encoded once
     print(epoch_line(row, cfg, best_psnr), flush=True)
     return best_psnr
 

@@ -267,6 +267,9 @@ def add_training_args(parser):
     group.add_argument("--anchor_gap", type=_non_negative_int, default=0, metavar="G",
                        help="replace each training clip's first frame by one up to G frames earlier in the same "
                             "video, so training sees the far anchors of a long rollout (default 0: the template's)")
+    group.add_argument("--hue_aug", action="store_true",
+                       help="rotate each training clip's colours by a random angle about the grey axis, so the "
+                            "dancer's colours must come from frame 0 (modules/data/augment.py; default off)")
     group.add_argument("--tfr", type=_probability, default=1.0)
     group.add_argument("--tfr_sde", type=_non_negative_int, default=10)
     group.add_argument("--tfr_d_step", type=_non_negative, default=0.1)

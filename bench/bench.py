@@ -1,6 +1,7 @@
 """Speed of this repo against the course template's way, measured side by side in one run.
 
-    python bench/bench.py                                  # every section
+    python bench/bench.py                                  # every section but epoch
+    python bench/bench.py --sections epoch                 # the first command: its preset vs the old one, time to 29 dB
     python bench/bench.py --quick                          # fewer repeats and variants, 32-frame rollouts
     python bench/bench.py --sections peak step rollout --threads 1
     python bench/bench.py --device cuda --amp bf16         # on a GPU machine: the fast paths
@@ -21,6 +22,9 @@ Sections (results in docs/performance.md):
              one at a time vs ours batched
   memory     peak RSS (VmHWM) of a training step and of the 5 x 630-frame rollout, each in its own
              process (the rollout is timed too: the absolute figure for the whole test set)
+  epoch      (only when named: it trains for ~30 minutes) the first command's preset against the old one
+             (cpu_pyramid_v1): an epoch part by part, then both trained, with their seconds per epoch
+             and time to --target dB (bench_epoch.py --train)
 
 Check ``uptime`` first: with another busy process on a 2-core machine use ``--threads 1`` (two
 OpenMP threads then wait on the busy core and everything is 10-40x slower). Timings are medians
@@ -51,7 +55,8 @@ from modules.architectures import build_vae  # noqa: E402
 from modules.config import parse_train_args  # noqa: E402
 from modules.vae import VAE_Model  # noqa: E402
 
-SECTIONS = ("loader", "peak", "step", "presets", "profile", "allocator", "rollout", "memory")
+SECTIONS = ("loader", "peak", "step", "presets", "profile", "allocator", "rollout", "memory", "epoch")
+DEFAULT_SECTIONS = SECTIONS[:-1]  # "epoch" trains two presets: only when asked for
 BENCH_PRESETS = ("cpu_quick", "cpu_pyramid", "lab4")
 TEMPLATE_WIDTHS = dict(F_dim=128, L_dim=32, N_dim=12, D_out_dim=192)
 # The cpu_quick preset's network (modules/config.py PRESETS): 16x cheaper per frame.
@@ -463,7 +468,8 @@ def section_memory(args):
 # -- main ----------------------------------------------------------------------------------------------------------
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(DEFAULT_SECTIONS))
+    parser.add_argument("--target", type=float, default=29.0, help="val PSNR (dB) of the epoch section's time to quality")
     parser.add_argument("--threads", type=int, default=None,
                         help="intra-op threads (default: torch's choice, at most the cores; 1 when the machine is busy)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and variants, 32-frame rollouts")
@@ -519,6 +525,10 @@ def main(argv=None):
             results["rollout"] = section_rollout(args, device)
         elif section == "memory":
             results["memory"] = section_memory(args)
+        elif section == "epoch":
+            import bench_epoch
+            bench_epoch.main(["--threads", str(settings["threads"]), "--amp", "auto" if args.amp != "none" else "none",
+                              "--train", "--target", str(args.target)])
     results["load_end"] = os.getloadavg()
     print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:

@@ -42,7 +42,7 @@ from modules.train.setup import training_state  # noqa: E402
 
 NETWORKS = ("frame_transformation", "label_transformation", "Gaussian_Predictor", "Decoder_Fusion", "Generator")
 H, W = 32, 64
-TRAIN_CLIPS = 200  # the synthetic train set: 8 videos x 400 frames in clips of 16
+TRAIN_FRAMES = 3200  # the synthetic train set: 8 videos x 400 frames, cut into clips of --train_vi_len
 
 
 def median_time(fn, repeats):
@@ -107,7 +107,7 @@ def epoch_parts(preset, amp, repeats):
     """Seconds per epoch of ``preset`` under ``amp``, part by part."""
     cfg = parse_train_args(["--preset", preset])
     model, step = step_parts(cfg, amp, repeats)
-    batches = TRAIN_CLIPS // cfg.batch_size
+    batches = TRAIN_FRAMES // cfg.train_vi_len // cfg.batch_size
     g = torch.Generator().manual_seed(2)
     video = torch.rand(1, VIDEO_LEN, 3, H, W, generator=g)
     rollout = median_time(lambda: generate(model, video[:, 0], video, amp=amp), 1)
@@ -121,14 +121,14 @@ def epoch_parts(preset, amp, repeats):
         write_metrics(tmp / "metrics.csv", rows)
         curves = median_time(lambda: plot_training_curves(tmp / "metrics.csv", tmp), repeats)
         panel = torch.cat([video[0]] * 3, dim=-1)
-        gif = median_time(lambda: save_gif(panel, tmp / "val.gif", scale=2), 1)
+        gif = median_time(lambda: save_gif(panel, tmp / "val.gif", scale=2, palette="shared"), 1)
     per_epoch = {f"forward, {name}": step[name] * batches for name in NETWORKS}
     per_epoch["forward, loss and the rest"] = step["rest"] * batches
     per_epoch["backward (+ grad clipping)"] = step["backward"] * batches
     per_epoch["optimiser"] = step["optimiser"] * batches
     validated = 1 / cfg.val_every  # the share of epochs that validate
     per_epoch[f"validation rollout, {VIDEO_LEN} frames (/ --val_every)"] = rollout * validated
-    per_epoch["GIFs, last + best (/ --val_every)"] = 2 * gif * validated
+    per_epoch["GIF (encoded once; / --val_every)"] = gif * validated
     per_epoch["checkpoints (last.pt, + best.pt when validated)"] = checkpoint * (1 + validated)
     per_epoch["curves (4 PNGs)"] = curves
     return {"step": step["total"], "batches": batches, "val_every": cfg.val_every, "parts": per_epoch}
@@ -137,11 +137,11 @@ def epoch_parts(preset, amp, repeats):
 def print_parts(results):
     names = list(results)
     rows = list(next(iter(results.values()))["parts"])
-    print("\n## seconds per epoch, part by part (synthetic train set: "
-          f"{TRAIN_CLIPS} clips), load {os.getloadavg()[0]:.2f}")
+    print(f"\n## seconds per epoch, part by part (synthetic train set: {TRAIN_FRAMES} frames), "
+          f"load {os.getloadavg()[0]:.2f}")
     width = max(len(r) for r in rows) + 2
     print("part".ljust(width) + "".join(n.rjust(26) for n in names))
-    print("training step (s)".ljust(width) + "".join(f"{results[n]['step']:.3f} x {results[n]['batches']}".rjust(26)
+    print("training step (s) x batches".ljust(width) + "".join(f"{results[n]['step']:.3f} x {results[n]['batches']}".rjust(26)
                                                     for n in names))
     print("--val_every".ljust(width) + "".join(f"{results[n]['val_every']}".rjust(26) for n in names))
     for row in rows:

@@ -7,7 +7,7 @@ from .vae import VAE_Model
 
 # Flags of the template networks that PyramidVAE has no use for, with their template defaults.
 TEMPLATE_ONLY = {"fix_leaky_relu": False, "output_mode": "template", "init": "default"}
-PYRAMID_ONLY = ("anchor_mean", "anchor_attention", "output_head")  # ignored by --arch template
+PYRAMID_ONLY = ("anchor_mean", "anchor_attention", "output_head", "prev_input")  # ignored by --arch template
 
 
 def build_vae(config):
@@ -18,6 +18,8 @@ def build_vae(config):
         if kwargs["output_head"] != "anchored":
             raise UserInputError(f"--output_head {kwargs['output_head']}: only for --arch pyramid (--arch template "
                                  "has --output_mode)")
+        if kwargs["prev_input"] != "previous":
+            raise UserInputError(f"--prev_input {kwargs['prev_input']}: only for --arch pyramid")
         return VAE_Model(**{key: value for key, value in kwargs.items() if key not in PYRAMID_ONLY})
     if arch == "pyramid":
         check_pyramid_frame_size(_get(config, "frame_H"), _get(config, "frame_W"))
@@ -27,7 +29,7 @@ def build_vae(config):
                                  "init and anchors its output on the first frame)")
         return PyramidVAE(**{key: kwargs[key] for key in ("F_dim", "L_dim", "N_dim", "D_out_dim")},
                           anchor_mean=kwargs["anchor_mean"], anchor_attention=kwargs["anchor_attention"],
-                          output_head=kwargs["output_head"])
+                          output_head=kwargs["output_head"], prev_input=kwargs["prev_input"])
     raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
 
 

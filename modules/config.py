@@ -23,6 +23,7 @@ ARCHS = ("template", "pyramid")
 TRAIN_AMP_DEFAULT = "auto"
 OUTPUT_MODES = ("template", "residual", "anchored")
 OUTPUT_HEADS = ("anchored", "composite")
+PREV_INPUTS = ("previous", "first")
 INIT_MODES = ("default", "scaled")
 Z_MODES = ("prior", "zero")
 AMP_MODES = ("none", "bf16", "fp16", "auto")
@@ -37,7 +38,7 @@ FILL_MODES = ("repeat", "drop")
 
 # Flags that define the network: the evaluation scripts take them from the checkpoint.
 MODEL_KEYS = ("arch", "F_dim", "L_dim", "N_dim", "D_out_dim", "fix_leaky_relu", "output_mode", "init",
-              "anchor_mean", "anchor_attention", "output_head")
+              "anchor_mean", "anchor_attention", "output_head", "prev_input")
 
 # The pyramid model and its training recipe (docs/quality.md): multi-scale networks, training clips
 # with far anchors, free-running steps, KL averaged per latent number at beta = 1.
@@ -195,6 +196,10 @@ def add_model_args(parser):
                        help="--arch pyramid: anchored: sigmoid(logit(first frame) + change); composite: a per-pixel "
                             "selection among the first frame, the first frame warped by a predicted flow and a "
                             "generated image (docs/quality.md)")
+    group.add_argument("--prev_input", choices=PREV_INPUTS, default="previous",
+                       help="--arch pyramid: the frame the decoder takes as its 'previous frame': previous (the "
+                            "template's recursion) or first (every frame from frame 0 and the poses alone: no "
+                            "errors fed back, and training and rollouts run all frames at once)")
     group.add_argument("--F_dim", type=_positive_int, default=128)
     group.add_argument("--L_dim", type=_positive_int, default=32)
     group.add_argument("--N_dim", type=_latent_dim, default=12)

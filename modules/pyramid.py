@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .composite import make_head
+from .config import PREV_INPUTS
 from .layers import ResidualBlock, conv1x1, conv3x3
 from .objective import reparameterize, soft_clamp_logvar
 from .vae import POSE_CHUNK, forcing_mask, latent_like, scaled_init_
@@ -166,13 +167,19 @@ class PyramidVAE(nn.Module):
     encoders at 1/4 resolution (half and a quarter of that above); N_dim: latent channels at 1/4
     resolution; D_out_dim: channels of the fusion at 1/4 resolution (the generator narrows to
     D_out_dim / 2 and / 4 on the way up); anchor_mean, anchor_attention: see :class:`PyramidFusion`;
-    output_head: ``anchored`` or ``composite`` (:mod:`modules.composite`).
+    output_head: ``anchored`` or ``composite`` (:mod:`modules.composite`); prev_input: what the decoder
+    takes as the previous frame: ``previous`` (the template's recursion) or ``first`` (frame 0 for every
+    step, so frame t depends on frame 0 and the poses only: nothing the model got wrong is fed back, and
+    the training pass and the rollout decode all frames at once).
     """
 
     def __init__(self, F_dim=64, L_dim=32, N_dim=8, D_out_dim=96, anchor_mean=True, anchor_attention=False,
-                 output_head="anchored"):
+                 output_head="anchored", prev_input="previous"):
         super().__init__()
+        if prev_input not in PREV_INPUTS:
+            raise ValueError(f"prev_input must be one of {PREV_INPUTS}, got {prev_input!r}")
         self.N_dim = N_dim
+        self.prev_input = prev_input
         self.frame_transformation = PyramidEncoder(3, F_dim)
         self.label_transformation = PyramidEncoder(3, L_dim)
         frame_w, pose_w = self.frame_transformation.widths, self.label_transformation.widths
@@ -229,6 +236,8 @@ class PyramidVAE(nn.Module):
             out = first_frame.new_empty(batch, length, *first_frame.shape[1:])
         out[:, 0] = first_frame
         anchor = self.anchor(first_frame, poses[:, 0])
+        if self.prev_input == "first":
+            return self._rollout_from_first(anchor, first_frame, poses, z_mode, generator, out)
         frame = first_frame
         for t in range(1, length):
             if (t - 1) % POSE_CHUNK == 0:
@@ -237,6 +246,18 @@ class PyramidVAE(nn.Module):
             z = self.prior_z(batch, frame.shape[-2:], frame, z_mode, generator)
             frame, _ = self.decode(self.encode(self.frame_transformation, frame), pose, z, anchor, first_frame)
             out[:, t] = frame.to(out.dtype)
+        return out
+
+    def _rollout_from_first(self, anchor, first_frame, poses, z_mode, generator, out):
+        """--prev_input first: no recursion, so POSE_CHUNK frames per decoder call."""
+        batch, length = poses.shape[:2]
+        for start in range(1, length, POSE_CHUNK):
+            pose = self.encode(self.label_transformation, poses[:, start:start + POSE_CHUNK])
+            steps = pose[0].shape[1]
+            z = self.prior_z(batch * steps, first_frame.shape[-2:], first_frame, z_mode, generator)
+            frames, _ = self._decode_at_once([f[:, None].expand(-1, steps, *f.shape[1:]) for f in anchor[0]],
+                                             pose, z.reshape(batch, steps, *z.shape[1:]), anchor, first_frame)
+            out[:, start:start + steps] = frames.to(out.dtype)
         return out
 
     def forward(self, frames, poses, teacher_forcing, eps=None, with_parts=False):
@@ -250,8 +271,12 @@ class PyramidVAE(nn.Module):
         mu, logvar = self.posterior(frame_features[-1][:, 1:], pose_features[-1][:, 1:])
         z = reparameterize(mu, logvar, eps)
         anchor = ([f[:, 0] for f in frame_features], [f[:, 0] for f in pose_features])
-        if all(forced):
-            pred, parts = self._decode_teacher_forced(frame_features, pose_features, z, anchor, frames[:, 0])
+        if self.prev_input == "first":
+            prev = [f[:, :1].expand(-1, steps, *f.shape[2:]) for f in frame_features]
+            pred, parts = self._decode_at_once(prev, [f[:, 1:] for f in pose_features], z, anchor, frames[:, 0])
+        elif all(forced):
+            pred, parts = self._decode_at_once([f[:, :steps] for f in frame_features],
+                                               [f[:, 1:] for f in pose_features], z, anchor, frames[:, 0])
         else:
             pred, parts = self._decode_free_running(frame_features, pose_features, z, anchor, frames[:, 0], forced)
         return (pred, mu, logvar, parts) if with_parts else (pred, mu, logvar)
@@ -268,12 +293,14 @@ class PyramidVAE(nn.Module):
         frames, parts = zip(*steps)
         return torch.stack(frames, dim=1), {key: torch.stack([p[key] for p in parts], dim=1) for key in parts[0]}
 
-    def _decode_teacher_forced(self, frame_features, pose_features, z, anchor, first_frame):
-        """Every step at once: the (B, T-1) steps folded into one batch."""
+    def _decode_at_once(self, prev, pose, z, anchor, first_frame):
+        """Every step in one decoder call, the (B, T-1) steps folded into the batch: ``prev`` and ``pose``
+        are feature lists of (B, T-1, ...) (teacher forcing: the true previous frames; --prev_input
+        first: frame 0's, expanded)."""
         batch, steps = z.shape[:2]
 
-        def fold(features, times):
-            return [f[:, times].reshape(batch * steps, *f.shape[2:]) for f in features]
+        def fold(features):
+            return [f.reshape(batch * steps, *f.shape[2:]) for f in features]
 
         def repeat(features):
             return [f.repeat_interleave(steps, dim=0) for f in features]
@@ -281,9 +308,8 @@ class PyramidVAE(nn.Module):
         def unfold(x):
             return x.reshape(batch, steps, *x.shape[1:])
 
-        pred, parts = self.decode(fold(frame_features, slice(0, steps)), fold(pose_features, slice(1, steps + 1)),
-                                  z.reshape(batch * steps, *z.shape[2:]), (repeat(anchor[0]), repeat(anchor[1])),
-                                  first_frame.repeat_interleave(steps, dim=0))
+        pred, parts = self.decode(fold(prev), fold(pose), z.reshape(batch * steps, *z.shape[2:]),
+                                  (repeat(anchor[0]), repeat(anchor[1])), first_frame.repeat_interleave(steps, dim=0))
         return unfold(pred), {key: unfold(value) for key, value in parts.items()}
 
 

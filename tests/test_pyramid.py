@@ -100,3 +100,38 @@ def test_build_vae_picks_the_architecture_and_refuses_template_only_flags():
     names = {name.split(".")[0] for name in PyramidVAE(**WIDTHS).state_dict()}
     assert names == {"frame_transformation", "label_transformation", "Gaussian_Predictor", "Decoder_Fusion",
                      "Generator"}  # the template's five networks, by name
+
+
+@pytest.mark.parametrize("head", ["anchored", "composite"])
+def test_prev_input_first_decodes_every_frame_from_frame_0(head):
+    """--prev_input first: the training pass (either teacher-forcing mode) and the rollout, over more
+    than one chunk of poses, equal one decode per step with frame 0 as the previous frame."""
+    model = trained_like(PyramidVAE(**WIDTHS, output_head=head, prev_input="first")).eval()
+    frames, poses = video(batch=2, length=70)
+    eps = torch.randn(2, 4, 4, 8, 16)
+    with torch.no_grad():
+        anchor = model.anchor(frames[:, 0], poses[:, 0])
+
+        def step(t, z):
+            return model.decode(anchor[0], model.encode(model.label_transformation, poses[:, t]), z, anchor,
+                                frames[:, 0])[0]
+
+        for forcing in (True, False):
+            pred, mu, logvar = model(frames[:, :5], poses[:, :5], teacher_forcing=forcing, eps=eps)
+            z = mu + torch.exp(0.5 * logvar) * eps
+            for t in range(4):
+                torch.testing.assert_close(pred[:, t], step(t + 1, z[:, t]), rtol=1e-5, atol=1e-6)
+        out = model.rollout(frames[:, 0], poses, z_mode="zero")
+        for t in (1, 2, 64, 65, 69):  # POSE_CHUNK = 64: both sides of a chunk's end
+            torch.testing.assert_close(out[:, t], step(t, torch.zeros(2, 4, 8, 16)))
+        changed = poses.clone()
+        changed[:, 10] = 0  # frame 11 does not see frame 10
+        torch.testing.assert_close(model.rollout(frames[:, 0], changed, z_mode="zero")[:, 11], out[:, 11])
+
+
+def test_prev_input_is_checked():
+    with pytest.raises(ValueError, match="prev_input must be one of"):
+        PyramidVAE(**WIDTHS, prev_input="last")
+    with pytest.raises(UserInputError, match="--prev_input first: only for --arch pyramid"):
+        build_vae({"arch": "template", "prev_input": "first"})
+    assert build_vae(parse_train_args(["--preset", "cpu_pyramid", "--prev_input", "first"])).prev_input == "first"

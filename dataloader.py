@@ -309,7 +309,7 @@ class Dataset_Dance(torch.utils.data.Dataset):
         self.video_len, self.random_offset, self.seed = video_len, random_offset, seed
         self.max_stride, self.max_anchor_gap, self.epoch = max_stride, max_anchor_gap, 0
         self.n_frames = int(len(images) * partial)
-        self.video_starts = video_starts(self.images[:self.n_frames]) if max_anchor_gap else [0]
+        self.video_starts = video_starts(self.images[:self.n_frames]) if max_anchor_gap or max_stride > 1 else [0]
         self.offset = 0
         if random_offset:
             self.set_epoch(0)
@@ -332,11 +332,16 @@ class Dataset_Dance(torch.utils.data.Dataset):
         spare = (self.video_len - 1 if self.random_offset else 0) + (self.video_len - 1) * (self.max_stride - 1)
         return (self.n_frames - spare) // self.video_len
 
-    def stride(self, index):
-        """The frame step of clip ``index`` this epoch: 1, or drawn from 1..max_stride."""
+    def stride(self, index, start=None):
+        """The frame step of clip ``index`` (starting at frame ``start``) this epoch: 1, or drawn from
+        1..max_stride and lowered where needed so the clip ends inside the video it starts in."""
         if self.max_stride == 1:
             return 1
-        return 1 + int(np.random.default_rng([self.seed, self.epoch, index]).integers(self.max_stride))
+        step = 1 + int(np.random.default_rng([self.seed, self.epoch, index]).integers(self.max_stride))
+        if start is None:
+            return step
+        video_end = min((v for v in self.video_starts if v > start), default=self.n_frames)
+        return max(1, min(step, (video_end - 1 - start) // (self.video_len - 1)))
 
     def anchor(self, index, start):
         """The frame that stands in for clip ``index``'s frame 0 (``start`` without an anchor gap)."""
@@ -350,7 +355,7 @@ class Dataset_Dance(torch.utils.data.Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"clip {index} out of range [0, {len(self)})")
         start = self.offset + index * self.video_len
-        step = self.stride(index)
+        step = self.stride(index, start)
         clip = [self.anchor(index, start), *range(start + step, start + (self.video_len - 1) * step + 1, step)]
         return to_float(self.images[clip]), to_float(self.labels[clip])
 

@@ -86,7 +86,7 @@ def test_clip_stride_draws_a_step_per_clip_and_epoch_and_keeps_clips_inside_the_
     for epoch in range(4):
         ds.set_epoch(epoch)
         for index in range(len(ds)):
-            step = ds.stride(index)
+            step = ds.stride(index, index * 4)  # lowered where the fixture's videos change
             steps.add(step)
             frames, labels = ds[index]
             assert frames.shape[0] == labels.shape[0] == 4
@@ -98,6 +98,22 @@ def test_clip_stride_draws_a_step_per_clip_and_epoch_and_keeps_clips_inside_the_
     assert [again.stride(i) for i in range(len(ds))] == [ds.stride(i) for i in range(len(ds))]
     with pytest.raises(UserInputError, match="fewer than one clip of 16 frames .--train_vi_len. at stride up to 3"):
         Dataset_Dance(root, "train", video_len=16, max_stride=3, **SIZE)
+
+
+def test_clip_stride_keeps_each_clip_inside_its_video(root, monkeypatch):
+    monkeypatch.setattr(dataloader, "video_starts", lambda frames: [0, 20])  # two videos of 20 frames
+    ds = Dataset_Dance(root, "train", video_len=4, max_stride=3, seed=5, **SIZE)
+    lowered = 0
+    for epoch in range(6):
+        ds.set_epoch(epoch)
+        for index in range(len(ds)):
+            start, step = index * 4, ds.stride(index, index * 4)
+            last = start + 3 * step
+            assert (start >= 20) == (last >= 20) and last < 40, (epoch, index, step)
+            assert 1 <= step <= ds.stride(index)
+            lowered += step < ds.stride(index)
+            assert torch.equal(ds[index][0][3], template_frame(root / "train" / "train_img" / f"frame{last}.png"))
+    assert lowered  # e.g. clip 3 (frames 12..19) cannot take a step of 3
 
 
 def test_video_starts_finds_the_cuts_between_back_to_back_videos():

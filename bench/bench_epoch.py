@@ -35,7 +35,8 @@ from modules.checkpoint import save_checkpoint  # noqa: E402
 from modules.config import VIDEO_LEN, parse_train_args  # noqa: E402
 from modules.eval.media import save_gif  # noqa: E402
 from modules.eval.rollout import generate  # noqa: E402
-from modules.objective import candidate_loss, cvae_loss  # noqa: E402
+from modules.objective import cvae_loss  # noqa: E402
+from modules.composite import head_losses  # noqa: E402
 from modules.train.plots import plot_training_curves  # noqa: E402
 from modules.train.runlog import read_metrics, write_metrics  # noqa: E402
 from modules.train.setup import training_state  # noqa: E402
@@ -86,7 +87,7 @@ def step_parts(cfg, amp, repeats):
         with runtime.autocast_context(torch.device("cpu"), amp):
             pred, mu, logvar, parts = model(frames, poses, False, with_parts=True)
         loss = cvae_loss(pred, frames[:, 1:], mu, logvar, 1.0, cfg.kl_reduction)["loss"]
-        loss = loss + candidate_loss(parts, frames[:, 1:], cfg.candidate_loss)
+        loss = loss + head_losses(parts, frames, cfg)
         backward = time.perf_counter()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)

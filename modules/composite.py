@@ -30,6 +30,7 @@ from torch import nn
 
 from .config import OUTPUT_HEADS
 from .layers import conv3x3
+from .objective import candidate_loss
 from .vae import anchored_output
 
 CANDIDATES = ("first", "warped", "scratch")
@@ -187,3 +188,11 @@ def warp_loss(parts, frames, weight):
     per_frame = [((a - b).pow(2) * mask).sum(dim=(0, 2, 3, 4)) / mask.sum(dim=(0, 2, 3, 4)).mul(3).clamp(min=1)
                  for a, b in ((parts["warped"], target), (blurred, blurred_target))]
     return weight * (per_frame[0] + per_frame[1]).sum()
+
+
+def head_losses(parts, frames, cfg):
+    """The output head's own loss terms of a training clip ``frames`` (B, T, 3, H, W): the scratch's
+    (``--candidate_loss``, over ``--candidate_region``) and the warp's (``--warp_loss``); 0 for the
+    anchored head."""
+    first = frames[:, :1] if getattr(cfg, "candidate_region", "frame") == "changed" else None
+    return candidate_loss(parts, frames[:, 1:], cfg.candidate_loss, first) + warp_loss(parts, frames, cfg.warp_loss)

@@ -24,6 +24,7 @@ TRAIN_AMP_DEFAULT = "auto"
 OUTPUT_MODES = ("template", "residual", "anchored")
 OUTPUT_HEADS = ("anchored", "composite")
 PREV_INPUTS = ("previous", "first")
+CANDIDATE_REGIONS = ("frame", "changed")
 INIT_MODES = ("default", "scaled")
 Z_MODES = ("prior", "zero")
 AMP_MODES = ("none", "bf16", "fp16", "auto")
@@ -255,6 +256,9 @@ def add_training_args(parser):
     group.add_argument("--candidate_loss", type=_non_negative, default=1.0,
                        help="--output_head composite: weight of the MSE of the generated candidate itself, so it "
                             "stays a whole image before the selection uses it")
+    group.add_argument("--candidate_region", choices=CANDIDATE_REGIONS, default="frame",
+                       help="--output_head composite: where --candidate_loss counts: the whole frame, or only the "
+                            "pixels that changed from frame 0 (then the selection keeps frame 0 where it is right)")
     group.add_argument("--warp_loss", type=_non_negative, default=0.0,
                        help="--output_head composite: weight of the warped frame 0's own MSE on the dancer's pixels "
                             "(full resolution and 5x5-blurred), so the flow learns to move the dancer")

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from modules.architectures import build_vae
-from modules.composite import (COPY_BIAS, AnchoredHead, CompositeHead, dancer_mask, diagnostics, selection_stats, warp,
-                               warp_loss)
+from modules.composite import (COPY_BIAS, AnchoredHead, CompositeHead, dancer_mask, diagnostics, head_losses,
+                               selection_stats, warp, warp_loss)
 from modules.config import parse_train_args
 from modules.errors import UserInputError
 from modules.objective import candidate_loss
@@ -84,6 +84,19 @@ def test_candidate_loss_is_the_weighted_per_frame_mse_of_the_generated_candidate
     expected = 0.5 * 3 * ((parts["scratch"] - target) ** 2).mean()  # 3 frames of equal size
     torch.testing.assert_close(candidate_loss(parts, target, 0.5), expected)
     assert float(candidate_loss({}, target, 0.5)) == 0  # the anchored head has no candidates
+
+
+def test_candidate_loss_on_the_changed_pixels_counts_only_where_frame_0_is_wrong():
+    first = torch.full((1, 1, 3, 1, 4), 0.5)
+    target = first.expand(1, 2, 3, 1, 4).clone()
+    target[0, 0, 1, 0, 2] = 0.9  # frame 1: pixel 2 changed (in one channel)
+    target[0, 1, :, 0, 0] = 0.55  # frame 2: pixel 0 moved by 0.05 only: unchanged
+    scratch = torch.zeros(1, 2, 3, 1, 4)
+    expected = 0.5 * (0.25 + 0.81 + 0.25) / 12  # frame 1, pixel 2's three channels over 12 values
+    torch.testing.assert_close(candidate_loss({"scratch": scratch}, target, 0.5, first), torch.tensor(expected))
+    cfg = parse_train_args(["--preset", "cpu_pyramid", "--candidate_region", "changed", "--warp_loss", "0"])
+    clip = torch.cat([first, target], dim=1)
+    torch.testing.assert_close(head_losses({"scratch": scratch}, clip, cfg), torch.tensor(2 * expected))  # weight 1
 
 
 def test_selection_stats_count_vacated_and_dancer_pixels_of_a_toy_clip():

@@ -23,8 +23,8 @@ from ..eval.inference import default_output_dir
 from ..eval.media import save_gif
 from ..io import copy_file
 from ..eval.rollout import require_finite, rollout_and_score
-from ..composite import diagnostics, selection_stats, warp_loss
-from ..objective import candidate_loss, cvae_loss
+from ..composite import diagnostics, head_losses, selection_stats
+from ..objective import cvae_loss
 from ..runtime import autocast_context, check_compile
 from ..schedules import kl_beta, teacher_forcing_ratio
 from . import distributed
@@ -92,8 +92,7 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
         with autocast_context(device, cfg.amp):
             pred, mu, logvar, parts = model(frames, poses, coin, with_parts=True)
         terms = cvae_loss(pred, frames[:, 1:], mu, logvar, beta, cfg.kl_reduction)
-        loss = (terms["loss"] + candidate_loss(parts, frames[:, 1:], cfg.candidate_loss)
-                + warp_loss(parts, frames, cfg.warp_loss))
+        loss = terms["loss"] + head_losses(parts, frames, cfg)
         stats = torch.stack([loss, terms["recon"], terms["kl"]]).detach().double().cpu()
         # All ranks decide together, before any of them enters backward's gradient all-reduce.
         if not distributed.all_ranks(torch.isfinite(stats).all()):

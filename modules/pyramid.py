@@ -8,7 +8,9 @@ networks reach across the stage at a fraction of the template's full-resolution 
 
 What the decoder sees: the previous frame (the template's input), pose t, and also the video's
 first frame and its pose, so it knows what to erase (the first frame's dancer) as well as what to
-draw. Its output is anchored on the first frame, as ``--output_mode anchored`` is::
+draw. With ``prev_input="first"`` (``--prev_input first``) frame 0 stands in for the previous frame:
+frame t then follows from frame 0 and the poses alone, no error of the model is fed back into the
+next step, and the training pass and the rollout decode every frame at once (docs/quality.md). Its output is anchored on the first frame, as ``--output_mode anchored`` is::
 
     frame_t = sigmoid(logit(frame_0) + Generator(...))
 

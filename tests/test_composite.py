@@ -71,9 +71,9 @@ def test_anchored_head_keeps_the_checkpoint_keys_of_a_plain_conv():
 
 def test_factory_builds_the_head_and_template_refuses_it():
     assert isinstance(build_vae(parse_train_args(["--preset", "lab4"])).Generator.head, CompositeHead)
-    assert isinstance(build_vae(parse_train_args(["--preset", "cpu_pyramid"])).Generator.head, AnchoredHead)
-    composite = build_vae(parse_train_args(["--preset", "cpu_pyramid", "--output_head", "composite"]))
-    assert isinstance(composite.Generator.head, CompositeHead)
+    assert isinstance(build_vae(parse_train_args(["--preset", "cpu_pyramid"])).Generator.head, CompositeHead)
+    anchored = build_vae(parse_train_args(["--preset", "cpu_pyramid", "--output_head", "anchored"]))
+    assert isinstance(anchored.Generator.head, AnchoredHead)
     with pytest.raises(UserInputError, match="--output_head composite: only for --arch pyramid"):
         build_vae(parse_train_args(["--output_head", "composite"]))
 

@@ -135,3 +135,25 @@ def test_prev_input_is_checked():
     with pytest.raises(UserInputError, match="--prev_input first: only for --arch pyramid"):
         build_vae({"arch": "template", "prev_input": "first"})
     assert build_vae(parse_train_args(["--preset", "cpu_pyramid", "--prev_input", "first"])).prev_input == "first"
+
+
+@pytest.mark.parametrize("head,prev_input", [("anchored", "previous"), ("composite", "first")])
+def test_channels_last_model_computes_what_the_nchw_model_does(head, prev_input):
+    """Trainer.py converts the model to channels_last on the CPU; the concatenations then follow it."""
+    model = trained_like(PyramidVAE(**WIDTHS, output_head=head, prev_input=prev_input))
+    converted = trained_like(PyramidVAE(**WIDTHS, output_head=head, prev_input=prev_input)).to(
+        memory_format=torch.channels_last)
+    frames, poses = video(length=4)
+    eps = torch.randn(2, 3, 4, 8, 16)
+    losses = []
+    for net in (model, converted):
+        pred, mu, logvar = net(frames, poses, teacher_forcing=False, eps=eps)
+        loss = (pred - frames[:, 1:]).pow(2).mean() + mu.pow(2).mean()
+        loss.backward()
+        losses.append(loss)
+    torch.testing.assert_close(losses[0], losses[1])
+    for p, q in zip(model.parameters(), converted.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6)
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval().rollout(frames[:, 0], poses, z_mode="zero"),
+                                   converted.eval().rollout(frames[:, 0], poses, z_mode="zero"))

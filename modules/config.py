@@ -68,11 +68,11 @@ PRESETS = {
     # The CPU quick start (README): the pyramid recipe with every frame decoded from frame 0 (no
     # recursion: the training pass and the rollout decode all frames at once, 1.9x faster per epoch
     # on 2 cores than the recursive decoder at the same quality) and the composite head (frame 0, frame
-    # 0 warped, a generated image; its own loss only where frame 0 is wrong), clips of 8 at batch 4, 6
-    # epochs under a cosine lr, validated after epochs 3 and 6 (docs/performance.md, docs/quality.md).
-    "cpu_pyramid": {**PYRAMID_RECIPE, "prev_input": "first", "output_head": "composite", "candidate_region": "changed",
-                    "batch_size": 4, "train_vi_len": 8, "num_epoch": 6, "lr_schedule": "cosine", "lr_warmup": 0.3,
-                    "val_every": 3, "per_save": 3},
+    # 0 warped, a generated image), clips of 8 at batch 4, 6 epochs under a cosine lr, validated after
+    # epochs 3 and 6 (docs/performance.md, docs/quality.md).
+    "cpu_pyramid": {**PYRAMID_RECIPE, "prev_input": "first", "output_head": "composite", "batch_size": 4,
+                    "train_vi_len": 8, "num_epoch": 6, "lr_schedule": "cosine", "lr_warmup": 0.3, "val_every": 3,
+                    "per_save": 3},
     # cpu_pyramid as it was before the first command was made fast (2026-12-02): 20 epochs at a
     # constant lr, validated every epoch; kept for bench/bench_epoch.py's side-by-side comparison.
     "cpu_pyramid_v1": {**PYRAMID_RECIPE, "num_epoch": 20, "per_save": 5},

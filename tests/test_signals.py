@@ -17,12 +17,20 @@ from modules.train.runfolder import LOCK_NAME
 REPO = Path(__file__).resolve().parents[1]
 
 
+def wait_for_a_signal(seconds=10.0):
+    """Sleep until a signal handler raises (Python runs handlers in the main thread, between bytecodes:
+    a signal the kernel hands to another thread, e.g. a torch worker's, arrives a moment later)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_sigterm_and_sigint_raise_interrupted_and_the_handlers_come_back():
     before = signal.getsignal(signal.SIGTERM)
     for signum, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
         with pytest.raises(Interrupted) as err, stop_signals_raise():
             os.kill(os.getpid(), signum)
-            signal.sigtimedwait([], 0) if hasattr(signal, "sigtimedwait") else None
+            wait_for_a_signal()
         assert err.value.signum == signum and isinstance(err.value, KeyboardInterrupt)
         assert exit_code_of(err.value) == code
     assert signal.getsignal(signal.SIGTERM) is before

@@ -25,7 +25,16 @@ def wait_for_a_signal(seconds=10.0):
         time.sleep(0.01)
 
 
-def test_sigterm_and_sigint_raise_interrupted_and_the_handlers_come_back():
+@pytest.fixture
+def sigint_not_ignored():
+    """The suite run as a background job of a script (``cmd &``) starts with SIGINT ignored, which
+    stop_signals_raise rightly keeps ignored: give this test Python's own SIGINT handler."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_sigterm_and_sigint_raise_interrupted_and_the_handlers_come_back(sigint_not_ignored):
     before = signal.getsignal(signal.SIGTERM)
     for signum, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
         with pytest.raises(Interrupted) as err, stop_signals_raise():
@@ -34,6 +43,7 @@ def test_sigterm_and_sigint_raise_interrupted_and_the_handlers_come_back():
         assert err.value.signum == signum and isinstance(err.value, KeyboardInterrupt)
         assert exit_code_of(err.value) == code
     assert signal.getsignal(signal.SIGTERM) is before
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert exit_code_of(KeyboardInterrupt()) == 130
 
 

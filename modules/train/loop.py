@@ -21,8 +21,8 @@ from ..data.datasets import dataset_root, load_datasets, load_val_video
 from ..errors import UserInputError
 from ..eval.inference import default_output_dir
 from ..eval.media import save_gif
-from ..io import copy_file
 from ..eval.rollout import require_finite, rollout_and_score
+from ..io import copy_file
 from ..composite import diagnostics, head_losses, selection_stats
 from ..objective import cvae_loss
 from ..runtime import autocast_context, check_compile

@@ -258,8 +258,7 @@ class PyramidVAE(nn.Module):
             pose = self.encode(self.label_transformation, poses[:, start:start + POSE_CHUNK])
             steps = pose[0].shape[1]
             z = self.prior_z(batch * steps, first_frame.shape[-2:], first_frame, z_mode, generator)
-            frames, _ = self._decode_at_once([f[:, None].expand(-1, steps, *f.shape[1:]) for f in anchor[0]],
-                                             pose, z.reshape(batch, steps, *z.shape[1:]), anchor, first_frame)
+            frames, _ = self._decode_at_once(None, pose, z.reshape(batch, steps, *z.shape[1:]), anchor, first_frame)
             out[:, start:start + steps] = frames.to(out.dtype)
         return out
 
@@ -275,8 +274,7 @@ class PyramidVAE(nn.Module):
         z = reparameterize(mu, logvar, eps)
         anchor = ([f[:, 0] for f in frame_features], [f[:, 0] for f in pose_features])
         if self.prev_input == "first":
-            prev = [f[:, :1].expand(-1, steps, *f.shape[2:]) for f in frame_features]
-            pred, parts = self._decode_at_once(prev, [f[:, 1:] for f in pose_features], z, anchor, frames[:, 0])
+            pred, parts = self._decode_at_once(None, [f[:, 1:] for f in pose_features], z, anchor, frames[:, 0])
         elif all(forced):
             pred, parts = self._decode_at_once([f[:, :steps] for f in frame_features],
                                                [f[:, 1:] for f in pose_features], z, anchor, frames[:, 0])
@@ -298,8 +296,8 @@ class PyramidVAE(nn.Module):
 
     def _decode_at_once(self, prev, pose, z, anchor, first_frame):
         """Every step in one decoder call, the (B, T-1) steps folded into the batch: ``prev`` and ``pose``
-        are feature lists of (B, T-1, ...) (teacher forcing: the true previous frames; --prev_input
-        first: frame 0's, expanded)."""
+        are feature lists of (B, T-1, ...) (teacher forcing: the true previous frames), ``prev`` None for
+        --prev_input first (frame 0's features, repeated once for both of the decoder's inputs)."""
         batch, steps = z.shape[:2]
 
         def fold(features):
@@ -311,8 +309,10 @@ class PyramidVAE(nn.Module):
         def unfold(x):
             return x.reshape(batch, steps, *x.shape[1:])
 
-        pred, parts = self.decode(fold(prev), fold(pose), z.reshape(batch * steps, *z.shape[2:]),
-                                  (repeat(anchor[0]), repeat(anchor[1])), first_frame.repeat_interleave(steps, dim=0))
+        first = repeat(anchor[0])
+        pred, parts = self.decode(first if prev is None else fold(prev), fold(pose),
+                                  z.reshape(batch * steps, *z.shape[2:]), (first, repeat(anchor[1])),
+                                  first_frame.repeat_interleave(steps, dim=0))
         return unfold(pred), {key: unfold(value) for key, value in parts.items()}
 
 

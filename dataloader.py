@@ -284,13 +284,7 @@ class Dataset_Dance(torch.utils.data.Dataset):
     As in the course template the frames form one numerically sorted list (video boundaries inside
     ``train`` are ignored), ``partial`` keeps its first ``int(N * partial)`` frames and clip ``i`` is
     frames ``[i*T, (i+1)*T)``: ``len = int(N * partial) // T``. Validation is the same with
-    ``video_len=630``: one clip. With ``random_offset``, :meth:`set_epoch` shifts every clip by an
-    offset in ``[0, T)`` drawn from ``(seed, epoch)``; the number of clips then stays fixed at
-    ``(int(N * partial) - T + 1) // T``. With ``max_stride`` S > 1 clip ``i`` still starts at frame
-    ``i*T`` but takes every s-th frame, s drawn from ``1..S`` per clip and epoch: motions up to S
-    times faster and targets up to ``(T-1)*S`` frames from the clip's first frame (a rollout's
-    anchor is hundreds of frames away); ``(S-1)*(T-1)`` frames at the end start no clip. With
-    ``max_anchor_gap`` G > 0 the clip's frame 0 (the anchor that the model copies and redraws from)
+    ``video_len=630``: one clip. With ``max_anchor_gap`` G > 0 the clip's frame 0 (the anchor that the model copies and redraws from)
     is replaced by a frame up to G frames earlier in the same video (:func:`video_starts`), drawn
     per clip and epoch: training then sees the far anchors of a 630-frame rollout.
 
@@ -298,7 +292,7 @@ class Dataset_Dance(torch.utils.data.Dataset):
     """
 
     def __init__(self, root, mode="train", video_len=16, partial=1.0, frame_H=FRAME_H, frame_W=FRAME_W,
-                 random_offset=False, cache=True, seed=0, max_stride=1, max_anchor_gap=0):
+                 cache=True, seed=0, max_anchor_gap=0):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         root = check_root(root)
@@ -306,42 +300,22 @@ class Dataset_Dance(torch.utils.data.Dataset):
         images, labels = paired_frames(split / f"{mode}_img", split / f"{mode}_label")
         frames = load_frames(root, mode, images + labels, frame_H, frame_W, cache=cache)
         self.images, self.labels = frames[:len(images)], frames[len(images):]
-        self.video_len, self.random_offset, self.seed = video_len, random_offset, seed
-        self.max_stride, self.max_anchor_gap, self.epoch = max_stride, max_anchor_gap, 0
+        self.video_len, self.seed, self.epoch = video_len, seed, 0
         self.n_frames = int(len(images) * partial)
-        self.video_starts = video_starts(self.images[:self.n_frames]) if max_anchor_gap or max_stride > 1 else [0]
-        self.offset = 0
-        if random_offset:
-            self.set_epoch(0)
+        # No anchor lies further back than the frames there are (a huge gap would overflow the draw).
+        self.max_anchor_gap = min(max_anchor_gap, self.n_frames)
+        self.video_starts = video_starts(self.images[:self.n_frames]) if max_anchor_gap else [0]
         if len(self) == 0:
-            raise UserInputError(f"{split / f'{mode}_img'} has {len(images)} frames (partial={partial} "
-                                 f"keeps {self.n_frames}): fewer than one clip of {video_len} frames "
-                                 f"(--{mode}_vi_len)" + (f" at stride up to {max_stride} (--clip_stride)"
-                                                         if max_stride > 1 else "")
-                                 + (f" plus the up to {video_len - 1} frames of --random_offset"
-                                    if random_offset else ""))
+            kept = f" (--partial {partial} keeps {self.n_frames})" if partial < 1 else ""
+            raise UserInputError(f"{split / f'{mode}_img'} has {len(images)} frames{kept}: fewer than one clip "
+                                 f"of {video_len} frames (--{mode}_vi_len)")
 
     def set_epoch(self, epoch):
-        """Draw this epoch's clip offset (only with ``random_offset``) and strides; deterministic in
-        (seed, epoch)."""
+        """Draw this epoch's anchors anew; deterministic in (seed, epoch)."""
         self.epoch = epoch
-        if self.random_offset:
-            self.offset = int(np.random.default_rng([self.seed, epoch]).integers(self.video_len))
 
     def __len__(self):
-        spare = (self.video_len - 1 if self.random_offset else 0) + (self.video_len - 1) * (self.max_stride - 1)
-        return (self.n_frames - spare) // self.video_len
-
-    def stride(self, index, start=None):
-        """The frame step of clip ``index`` (starting at frame ``start``) this epoch: 1, or drawn from
-        1..max_stride and lowered where needed so the clip ends inside the video it starts in."""
-        if self.max_stride == 1:
-            return 1
-        step = 1 + int(np.random.default_rng([self.seed, self.epoch, index]).integers(self.max_stride))
-        if start is None:
-            return step
-        video_end = min((v for v in self.video_starts if v > start), default=self.n_frames)
-        return max(1, min(step, (video_end - 1 - start) // (self.video_len - 1)))
+        return self.n_frames // self.video_len
 
     def anchor(self, index, start):
         """The frame that stands in for clip ``index``'s frame 0 (``start`` without an anchor gap)."""
@@ -354,9 +328,8 @@ class Dataset_Dance(torch.utils.data.Dataset):
     def __getitem__(self, index):
         if not 0 <= index < len(self):
             raise IndexError(f"clip {index} out of range [0, {len(self)})")
-        start = self.offset + index * self.video_len
-        step = self.stride(index, start)
-        clip = [self.anchor(index, start), *range(start + step, start + (self.video_len - 1) * step + 1, step)]
+        start = index * self.video_len
+        clip = [self.anchor(index, start), *range(start + 1, start + self.video_len)]
         return to_float(self.images[clip]), to_float(self.labels[clip])
 
 

@@ -1,26 +1,25 @@
-"""Output heads of ``--arch pyramid``: how the generator's last features become a frame.
+"""The output head of ``--arch pyramid``: how the generator's last features become a frame.
 
-``anchored`` (the original head): ``frame = sigmoid(logit(frame_0) + change)``. To move the dancer
-it must *erase* the old one and *repaint* the new one from regressed colours; under MSE an
-uncertain erase is a half-erase (a ghost where the dancer stood) and a regressed dancer a blur.
-
-``composite`` (as CDNA/SAVP, Monkey-Net and FOMM build frames): candidates that copy pixels,
-mixed by a per-pixel softmax selection (weights sum to 1):
+Candidates that copy pixels, mixed by a per-pixel softmax selection (weights sum to 1), as
+CDNA/SAVP, Monkey-Net and FOMM build frames:
 
     frame = w_first * frame_0 + w_warped * warp(frame_0, flow) + w_scratch * scratch
 
 - ``frame_0`` unmoved: the static studio, copied exactly;
 - ``warp(frame_0, flow)``: frame 0 sampled at ``p + flow(p)`` (backward warp; black outside the
-  frame), so a moved dancer
-  keeps its colours; the flow is predicted at 1/4 resolution and upsampled (coarse motion);
+  frame), so a moved dancer keeps its colours; the flow is predicted at 1/4 resolution and
+  upsampled (coarse motion);
 - ``scratch``: an image generated from the features, for what frame 0 never showed (the studio
   behind the old dancer).
 
-Anti-collapse choices from the field (docs/quality.md): zero-initialised flow (identity warp) and
-scratch; selection logits zero-weighted with a bias toward the two copies of frame 0, so an
-untrained model starts near the copy baseline; the scratch gets a loss of its own
-(:func:`modules.objective.candidate_loss`) so it stays a whole image before the selection uses it;
-black outside the frame for the warp (:func:`warp`).
+Why not ``sigmoid(logit(frame_0) + change)`` (the head this replaced, docs/history.md): to move the
+dancer it must erase the old one and repaint the new one from regressed colours; under MSE an
+uncertain erase is a half-erase, a ghost where the dancer stood.
+
+Anti-collapse choices: zero-initialised flow (identity warp) and scratch; selection logits
+zero-weighted with a bias toward the two copies of frame 0, so an untrained model starts near the
+copy baseline; the scratch gets a loss of its own (:func:`modules.objective.candidate_loss`) so it
+stays a whole image before the selection uses it; black outside the frame for the warp (:func:`warp`).
 
 Shapes: features (N, C, H, W), coarse features (N, C', H/4, W/4), frames (N, 3, H, W) in [0, 1].
 """
@@ -28,10 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import OUTPUT_HEADS
 from .layers import conv3x3
-from .objective import candidate_loss
-from .vae import anchored_output
 
 CANDIDATES = ("first", "warped", "scratch")
 # Selection-logit bias at init: frame 0 and its (identity) warp share ~94% of the weight.
@@ -39,25 +35,6 @@ COPY_BIAS = 2.0
 # The flow conv predicts in pixels of the 1/4-resolution level (4 pixels of the frame each), so
 # the motions of a dancer (tens of pixels) are reached with small weights.
 FLOW_UNIT = 4.0
-
-
-class AnchoredHead(nn.Conv2d):
-    """A 3x3 conv to the change of the output logits of frame 0, zero-initialised (a copy of it).
-
-    A ``Conv2d`` itself, so its parameters keep the ``Generator.head.weight`` / ``.bias`` keys of
-    checkpoints written before the heads were modules."""
-
-    def __init__(self, width, coarse_width=None):
-        super().__init__(width, 3, kernel_size=3, padding=1)
-        self.reset()
-
-    def reset(self):
-        nn.init.zeros_(self.weight)
-        nn.init.zeros_(self.bias)
-
-    def forward(self, features, coarse, first_frame):
-        """-> (frame (N, 3, H, W) float32, {}): nothing to report."""
-        return anchored_output(super().forward(features).float(), first_frame.float()), {}
 
 
 class CompositeHead(nn.Module):
@@ -90,14 +67,6 @@ class CompositeHead(nn.Module):
         weights = torch.softmax(self.select(features).float(), dim=1)
         frame = weights[:, 0:1] * first + weights[:, 1:2] * warped + weights[:, 2:3] * scratch
         return frame, {"weights": weights, "flow": flow, "warped": warped, "scratch": scratch}
-
-
-def make_head(kind, width, coarse_width):
-    """The output head ``kind`` (OUTPUT_HEADS) on ``width``-channel features."""
-    heads = {"anchored": AnchoredHead, "composite": CompositeHead}
-    if kind not in heads:
-        raise ValueError(f"output head must be one of {OUTPUT_HEADS}, got {kind!r}")
-    return heads[kind](width, coarse_width)
 
 
 def warp(image, flow):
@@ -156,43 +125,3 @@ def diagnostics(stats):
     first, vacated, flow, dancer = stats.cpu().tolist()
     return {"first_weight_vacated": first / vacated if vacated else float("nan"),
             "flow_on_dancer": flow / dancer if dancer else float("nan")}
-
-
-# -- a loss of the warp's own -------------------------------------------------------------------------
-WARP_BLUR = 5  # box size of the blurred copy: a basin of ~2 pixels each side for the flow's gradient
-
-
-def dancer_mask(frames):
-    """(B, T, 3, H, W) clip -> (B, T-1, 1, H, W) bool: where the dancer is in frames 1..T-1
-    (:func:`clip_masks`)."""
-    return clip_masks(frames)[1].unsqueeze(2)
-
-
-def warp_loss(parts, frames, weight):
-    """``weight`` x the sum over frames of the MSE, on the dancer's pixels only, of frame 0 warped by
-    the predicted flow, at full resolution and between 5x5-box-blurred copies (whose slopes reach
-    further than bilinear sampling's 2x2 neighbours), as GFLA and Monkey-Net train their warps: so the
-    flow learns to bring the dancer's own colours to where the pose puts him. Restricted to the dancer:
-    on the whole frame (mostly studio) the cheapest warp is a smear of the border (docs/quality.md).
-    ``parts``: the head's (B, T-1, ...) ``flow`` and ``warped``; ``frames``: the clip (B, T, 3, H, W)."""
-    if "flow" not in parts or weight == 0:
-        return frames.new_zeros(())
-    batch, steps = parts["flow"].shape[:2]
-    mask = dancer_mask(frames).float()
-    target = frames[:, 1:].float()
-    first = frames[:, :1].float().expand(-1, steps, -1, -1, -1).reshape(batch * steps, *frames.shape[2:])
-    blur = lambda x: F.avg_pool2d(x, WARP_BLUR, stride=1, padding=WARP_BLUR // 2, count_include_pad=False)
-    flat = lambda x: x.reshape(batch * steps, *x.shape[2:])
-    blurred = warp(blur(first), flat(parts["flow"])).reshape_as(target)
-    blurred_target = blur(flat(target)).reshape_as(target)
-    per_frame = [((a - b).pow(2) * mask).sum(dim=(0, 2, 3, 4)) / mask.sum(dim=(0, 2, 3, 4)).mul(3).clamp(min=1)
-                 for a, b in ((parts["warped"], target), (blurred, blurred_target))]
-    return weight * (per_frame[0] + per_frame[1]).sum()
-
-
-def head_losses(parts, frames, cfg):
-    """The output head's own loss terms of a training clip ``frames`` (B, T, 3, H, W): the scratch's
-    (``--candidate_loss``, over ``--candidate_region``) and the warp's (``--warp_loss``); 0 for the
-    anchored head."""
-    first = frames[:, :1] if getattr(cfg, "candidate_region", "frame") == "changed" else None
-    return candidate_loss(parts, frames[:, 1:], cfg.candidate_loss, first) + warp_loss(parts, frames, cfg.warp_loss)

@@ -10,7 +10,7 @@ import argparse
 import math
 from pathlib import Path
 
-from .schedules import KL_ANNEAL_TYPES, LR_SCHEDULES, TF_FLIP_MODES
+from .schedules import KL_ANNEAL_TYPES, LR_SCHEDULES
 
 # The course's fixed sizes: frames are 3 x FRAME_H x FRAME_W, validation and test videos VIDEO_LEN
 # frames long (the flags below default to them).
@@ -18,15 +18,10 @@ FRAME_H, FRAME_W = 32, 64
 VIDEO_LEN = 630
 FRAME_SHAPE = (3, FRAME_H, FRAME_W)
 
-# Choices of the model options (modules.vae checks them too).
+# Choices of the model options (modules.architectures and modules.vae check them too).
 ARCHS = ("template", "pyramid")
+OUTPUT_MODES = ("template", "anchored")
 TRAIN_AMP_DEFAULT = "auto"
-OUTPUT_MODES = ("template", "residual", "anchored")
-OUTPUT_HEADS = ("anchored", "composite")
-PREV_INPUTS = ("previous", "first")
-CANDIDATE_REGIONS = ("frame", "changed")
-INIT_MODES = ("default", "scaled")
-Z_MODES = ("prior", "zero")
 AMP_MODES = ("none", "bf16", "fp16", "auto")
 VAL_PSNR_MODES = ("prior", "zero", "best_of_k")
 
@@ -38,52 +33,35 @@ GIF_FRAME_MS = 20
 FILL_MODES = ("repeat", "drop")
 
 # Flags that define the network: the evaluation scripts take them from the checkpoint.
-MODEL_KEYS = ("arch", "F_dim", "L_dim", "N_dim", "D_out_dim", "fix_leaky_relu", "output_mode", "init",
-              "anchor_mean", "anchor_attention", "output_head", "prev_input")
-
-# The pyramid model and its training recipe (docs/quality.md): multi-scale networks, training clips
-# with far anchors, free-running steps, KL averaged per latent number at beta = 1.
-PYRAMID_RECIPE = {
-    "arch": "pyramid", "F_dim": 64, "L_dim": 32, "N_dim": 8, "D_out_dim": 96,
-    "kl_reduction": "mean", "kl_anneal_type": "None",
-    "batch_size": 2, "train_vi_len": 16, "anchor_gap": 400,
-    "lr": 2e-3, "milestones": [], "partial": 1.0, "num_workers": 0, "tfr": 0.0,
-}
+MODEL_KEYS = ("arch", "F_dim", "L_dim", "N_dim", "D_out_dim", "fix_leaky_relu", "output_mode")
 
 # Documented presets: explicit flag values applied as defaults (flags given on the command line
-# still win). The template's own defaults are untouched.
+# still win). The template's own defaults are untouched. Why each value: docs/training.md.
 PRESETS = {
-    # The earlier CPU quick start (docs/training.md, "The earlier quick start"): 16x cheaper
-    # widths; the anchored output (starts as a copy of the first frame, only the dancer is redrawn);
-    # scaled init; free-running training (no teacher forcing: rollouts are what is scored); KL
-    # averaged per latent number at beta = 1; a constant learning rate.
+    # The report's ablations on a CPU (experiments.py): the template networks at 16x cheaper widths with
+    # the anchored output (starts as a copy of the first frame); free-running training; KL averaged
+    # per latent number at beta = 1; a constant learning rate.
     "cpu_quick": {
-        "F_dim": 32, "L_dim": 8, "N_dim": 4, "D_out_dim": 48,
-        "fix_leaky_relu": True, "output_mode": "anchored", "init": "scaled",
-        "kl_reduction": "mean", "kl_anneal_type": "None",
-        "batch_size": 2, "train_vi_len": 16, "lr": 2e-3, "milestones": [],
-        "num_epoch": 4, "partial": 1.0, "num_workers": 0, "per_save": 2,
-        "tfr": 0.0,
+        "F_dim": 32, "L_dim": 8, "N_dim": 4, "D_out_dim": 48, "fix_leaky_relu": True, "output_mode": "anchored",
+        "kl_reduction": "mean", "kl_anneal_type": "None", "batch_size": 2, "train_vi_len": 16, "lr": 2e-3,
+        "milestones": [], "num_epoch": 4, "partial": 1.0, "num_workers": 0, "per_save": 2, "tfr": 0.0,
     },
-    # The CPU quick start (README): the pyramid recipe with every frame decoded from frame 0 (no
-    # recursion: the training pass and the rollout decode all frames at once, 1.9x faster per epoch
-    # on 2 cores than the recursive decoder at the same quality) and the composite head (frame 0, frame
-    # 0 warped, a generated image), clips of 8 at batch 4, 6 epochs under a cosine lr, validated after
-    # epochs 3 and 6 (docs/performance.md, docs/quality.md).
-    "cpu_pyramid": {**PYRAMID_RECIPE, "prev_input": "first", "output_head": "composite", "batch_size": 4,
-                    "train_vi_len": 8, "num_epoch": 6, "lr_schedule": "cosine", "lr_warmup": 0.3, "val_every": 3,
-                    "per_save": 3},
-    # cpu_pyramid as it was before the first command was made fast (2026-12-02): 20 epochs at a
-    # constant lr, validated every epoch; kept for bench/bench_epoch.py's side-by-side comparison.
-    "cpu_pyramid_v1": {**PYRAMID_RECIPE, "num_epoch": 20, "per_save": 5},
-    # The real course data on a GPU (README, "The real dataset"; docs/training.md): the pyramid recipe
-    # with the composite head and every frame decoded from frame 0, measured on real course videos
-    # (lab4_gif: no ghost of the first frame's dancer; frame-0 decoding scored what the recursive decoder
-    # did, docs/quality.md), at a batch and a number of epochs a GPU affords on the 23,410-frame train set
-    # (182 steps). Batch 8 and 100 epochs are not measured on the full data: on lab4_gif the val PSNR was
-    # still rising, slowly, at epoch 39.
-    "lab4": {**PYRAMID_RECIPE, "output_head": "composite", "prev_input": "first", "batch_size": 8, "num_epoch": 100,
-             "per_save": 10},
+    # The CPU quick start (README): the pyramid model, training clips with far anchors, KL averaged per
+    # latent number at beta = 1, clips of 8 at batch 4, 6 epochs under a cosine lr, validated after
+    # epochs 3 and 6.
+    "cpu_pyramid": {
+        "arch": "pyramid", "F_dim": 64, "L_dim": 32, "N_dim": 8, "D_out_dim": 96,
+        "kl_reduction": "mean", "kl_anneal_type": "None", "batch_size": 4, "train_vi_len": 8, "anchor_gap": 400,
+        "lr": 2e-3, "milestones": [], "partial": 1.0, "num_workers": 0, "tfr": 0.0,
+        "num_epoch": 6, "lr_schedule": "cosine", "lr_warmup": 0.3, "val_every": 3, "per_save": 3,
+    },
+    # The real course data on a GPU (README, "The real dataset"): the quick start's model and recipe at a
+    # batch and a length a GPU affords on the 23,410-frame train set (not measured on the full data).
+    "lab4": {
+        "arch": "pyramid", "F_dim": 64, "L_dim": 32, "N_dim": 8, "D_out_dim": 96,
+        "kl_reduction": "mean", "kl_anneal_type": "None", "batch_size": 8, "train_vi_len": 16, "anchor_gap": 400,
+        "lr": 2e-3, "milestones": [], "partial": 1.0, "num_workers": 0, "tfr": 0.0, "num_epoch": 100, "per_save": 10,
+    },
 }
 
 
@@ -192,20 +170,8 @@ def add_model_args(parser):
     group = parser.add_argument_group("model")
     group.add_argument("--arch", choices=ARCHS, default="template",
                        help="template: the course's full-resolution networks; pyramid: multi-scale networks "
-                            "(same wiring) that see the first frame and its pose")
-    group.add_argument("--anchor_mean", action=argparse.BooleanOptionalAction, default=True,
-                       help="--arch pyramid: the fusion also sees the first frame's features averaged over the frame")
-    group.add_argument("--anchor_attention", action=argparse.BooleanOptionalAction, default=False,
-                       help="--arch pyramid: the fusion also looks up the first frame where pose 0 matches pose t "
-                            "(measured: no gain in 8 epochs)")
-    group.add_argument("--output_head", choices=OUTPUT_HEADS, default="anchored",
-                       help="--arch pyramid: anchored: sigmoid(logit(first frame) + change); composite: a per-pixel "
-                            "selection among the first frame, the first frame warped by a predicted flow and a "
-                            "generated image (docs/quality.md)")
-    group.add_argument("--prev_input", choices=PREV_INPUTS, default="previous",
-                       help="--arch pyramid: the frame the decoder takes as its 'previous frame': previous (the "
-                            "template's recursion) or first (every frame from frame 0 and the poses alone: no "
-                            "errors fed back, and training and rollouts run all frames at once)")
+                            "that decode every frame from the first frame, its pose and pose t, through a "
+                            "selection among frame 0, frame 0 warped and a generated image")
     group.add_argument("--F_dim", type=_positive_int, default=128)
     group.add_argument("--L_dim", type=_positive_int, default=32)
     group.add_argument("--N_dim", type=_latent_dim, default=12)
@@ -213,10 +179,8 @@ def add_model_args(parser):
     group.add_argument("--fix_leaky_relu", action="store_true",
                        help="use LeakyReLU(0.01) where the template's nn.LeakyReLU(True) is the identity")
     group.add_argument("--output_mode", choices=OUTPUT_MODES, default="template",
-                       help="template: sigmoid(Generator); residual / anchored: sigmoid(logit(previous / first "
-                            "frame) + Generator), starting as a copy of that frame")
-    group.add_argument("--init", choices=INIT_MODES, default="default",
-                       help="default: PyTorch's init; scaled: 1/fan_in variance, residual branches zeroed")
+                       help="--arch template: template: sigmoid(Generator); anchored: sigmoid(logit(first frame) "
+                            "+ Generator), starting as a copy of it, with a 1/fan_in init (--preset cpu_quick)")
 
 
 # Under torchrun, how long a collective waits for the other ranks (torch's default is 30 min). It must cover
@@ -240,30 +204,18 @@ def add_training_args(parser):
     group.add_argument("--lr", type=_positive, default=0.001)
     group.add_argument("--optim", choices=("Adam", "AdamW"), default="Adam")
     group.add_argument("--milestones", type=_positive_int, nargs="*", default=[2, 5],
-                       help="MultiStepLR epochs (template: 2 5, which leaves lr at 1e-5 from epoch 5 "
-                            "on and is the usual reason runs stall); give none for a constant lr")
-    group.add_argument("--gamma", type=_positive, default=0.1, help="MultiStepLR factor")
+                       help="MultiStepLR epochs, lr x 0.1 at each (template: 2 5, which leaves lr at 1e-5 from "
+                            "epoch 5 on and is the usual reason runs stall); give none for a constant lr")
     group.add_argument("--lr_schedule", choices=LR_SCHEDULES, default="step",
-                       help="step: the template's MultiStepLR (--milestones, --gamma), once per epoch; cosine: set "
-                            "every batch, a linear warm-up over --lr_warmup epochs, then a half cosine to "
-                            "--lr_final x --lr over the KL schedule's epochs (--schedule_epochs)")
+                       help="step: the template's MultiStepLR (--milestones), once per epoch; cosine: set every "
+                            "batch, a linear warm-up over --lr_warmup epochs, then a half cosine to 1%% of --lr "
+                            "at the run's first --num_epoch")
     group.add_argument("--lr_warmup", type=_non_negative, default=0.0, help="--lr_schedule cosine: warm-up epochs "
                        "(fractions allowed)")
-    group.add_argument("--lr_final", type=_probability, default=0.01,
-                       help="--lr_schedule cosine: the last learning rate, as a fraction of --lr")
     group.add_argument("--val_every", type=_positive_int, default=1, metavar="K",
                        help="validate (630-frame rollout, GIF, best.pt) every K epochs and after the last one; "
                             "the epochs between write metrics without val figures and last.pt")
     group.add_argument("--clip_grad", type=_non_negative, default=1.0, help="max grad norm; 0 = off")
-    group.add_argument("--candidate_loss", type=_non_negative, default=1.0,
-                       help="--output_head composite: weight of the MSE of the generated candidate itself, so it "
-                            "stays a whole image before the selection uses it")
-    group.add_argument("--candidate_region", choices=CANDIDATE_REGIONS, default="frame",
-                       help="--output_head composite: where --candidate_loss counts: the whole frame, or only the "
-                            "pixels that changed from frame 0 (then the selection keeps frame 0 where it is right)")
-    group.add_argument("--warp_loss", type=_non_negative, default=0.0,
-                       help="--output_head composite: weight of the warped frame 0's own MSE on the dancer's pixels "
-                            "(full resolution and 5x5-blurred), so the flow learns to move the dancer")
     group.add_argument("--test", action="store_true", help="only validate the --ckpt_path model")
     group.add_argument("--store_visualization", action="store_true",
                        help="also save a GIF of the validation rollout every epoch (default: best and last)")
@@ -273,36 +225,20 @@ def add_training_args(parser):
     group.add_argument("--num_epoch", type=_positive_int, default=70)
     group.add_argument("--per_save", type=_positive_int, default=3)
     group.add_argument("--partial", type=_fraction, default=1.0)
-    group.add_argument("--random_offset", action="store_true",
-                       help="shift the training clips by a random offset every epoch")
-    group.add_argument("--clip_stride", type=_positive_int, default=1, metavar="S",
-                       help="training clips take every s-th frame, s drawn from 1..S per clip and epoch: faster "
-                            "motions and targets further from the clip's first frame (default 1: the template's)")
     group.add_argument("--anchor_gap", type=_non_negative_int, default=0, metavar="G",
                        help="replace each training clip's first frame by one up to G frames earlier in the same "
                             "video, so training sees the far anchors of a long rollout (default 0: the template's)")
-    group.add_argument("--hue_aug", action="store_true",
-                       help="rotate each training clip's colours by a random angle about the grey axis, so the "
-                            "dancer's colours must come from frame 0 (modules/data/augment.py; default off)")
     group.add_argument("--tfr", type=_probability, default=1.0)
     group.add_argument("--tfr_sde", type=_non_negative_int, default=10)
     group.add_argument("--tfr_d_step", type=_non_negative, default=0.1)
-    group.add_argument("--tf_flip", choices=TF_FLIP_MODES, default="epoch",
-                       help="how often the teacher-forcing coin is flipped")
     group.add_argument("--fast_train", action="store_true")
     group.add_argument("--fast_partial", type=_fraction, default=0.4)
     group.add_argument("--fast_train_epoch", type=_non_negative_int, default=5)
-    group.add_argument("--schedule_epochs", type=_positive_int, default=None,
-                       help="epochs the KL annealing schedule spans (default: --num_epoch of the run's first "
-                            "start; a resumed run keeps its checkpoint's, later epochs keep the last beta)")
     group.add_argument("--overwrite", action="store_true",
                        help="replace the run already in --save_root (default: refuse, so no run is lost)")
     group.add_argument("--kl_anneal_type", choices=KL_ANNEAL_TYPES, default="Cyclical")
     group.add_argument("--kl_anneal_cycle", type=_positive_int, default=10)
     group.add_argument("--kl_anneal_ratio", type=_positive, default=1.0)
-    group.add_argument("--kl_beta_max", type=_positive, default=1.0,
-                       help="the KL weight the annealing schedule rises to (None: beta is this value); the "
-                            "template's summed KL at beta 1 outweighs the per-pixel MSE ~10,000x")
     group.add_argument("--kl_reduction", choices=("sum", "mean"), default="sum",
                        help="sum: template KL (summed over latents / batch); mean: per latent number")
     group.add_argument("--preset", choices=sorted(PRESETS), default=None,
@@ -317,9 +253,6 @@ def add_speed_args(parser, amp_default="none"):
                             "(fp32). Default: %(default)s")
     group.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=None,
                        help="NHWC memory format (default: on for the CPU, off for CUDA)")
-    group.add_argument("--compile", action="store_true", help="torch.compile the networks")
-    group.add_argument("--cudnn_benchmark", action=argparse.BooleanOptionalAction, default=True,
-                       help="let cuDNN pick the fastest conv algorithms for the fixed shapes (CUDA only)")
 
 
 def build_train_parser():
@@ -343,13 +276,6 @@ def parse_with_preset(parser, argv=None):
 def parse_train_args(argv=None):
     """Parse Trainer.py's flags."""
     return parse_with_preset(build_train_parser(), argv)
-
-
-def model_kwargs(config):
-    """The VAE_Model constructor arguments held in a config (a Namespace or a dict)."""
-    config = vars(config) if not isinstance(config, dict) else config
-    defaults = vars(build_train_parser().parse_args([]))
-    return {key: config.get(key, defaults[key]) for key in MODEL_KEYS}
 
 
 def take_model_flags(cfg, stored):
@@ -389,8 +315,6 @@ def build_test_parser():
     group = parser.add_argument_group("test")
     group.add_argument("--test_vi_len", type=_clip_len, default=VIDEO_LEN,
                        help="pose labels (= output frames) every test video must have")
-    group.add_argument("--z_mode", choices=Z_MODES, default="prior",
-                       help="latents of the rollout: prior N(0, I) samples (the course's protocol) or zeros")
     group.add_argument("--make_gif", action="store_true",
                        help="also write pred_seq<v>.gif (and .mp4 if imageio-ffmpeg is installed)")
     group.add_argument("--no_sanity", action="store_true",

@@ -117,3 +117,32 @@ class DepthConvBlock(nn.Module):
 
     def forward(self, x):
         return self.block(x)
+
+
+# -- shared by both models (modules.vae and modules.pyramid) ------------------------------------------
+# Rollouts encode the poses of this many steps at a time: batched, with bounded memory (all 5 x 630
+# test poses at once would hold ~3 GB of activations at the template's widths).
+POSE_CHUNK = 64
+Z_MODES = ("prior", "zero")
+
+
+def latent_like(shape, like, z_mode="prior", generator=None):
+    """A rollout's latent of ``shape`` on ``like``'s device and dtype: N(0, I) (``prior``) or zeros."""
+    if z_mode == "zero":
+        return torch.zeros(shape, device=like.device, dtype=like.dtype)
+    if z_mode == "prior":
+        return torch.randn(shape, device=like.device, dtype=like.dtype, generator=generator)
+    raise ValueError(f"z_mode must be one of {Z_MODES}, got {z_mode!r}")
+
+
+def scaled_init_(model):
+    """Variance-1/fan_in conv weights, zero biases, zeroed last conv of every residual branch."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            fan_in = module.weight[0].numel()
+            nn.init.normal_(module.weight, std=fan_in ** -0.5)
+            nn.init.zeros_(module.bias)
+    for module in model.modules():
+        branch_end = getattr(module, "last_branch_conv", None)
+        if branch_end is not None:
+            nn.init.zeros_(branch_end.weight)

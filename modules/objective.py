@@ -42,33 +42,21 @@ def kl_per_frame(mu, logvar, reduction="sum"):
     raise ValueError(f"unknown KL reduction {reduction!r} (choose 'sum' or 'mean')")
 
 
-# A pixel whose value moved by more than this in some channel has changed (the moving-pixel metric's threshold).
-CHANGED = 0.1
-
-
 def mse_per_frame(pred, target):
     """Mean squared error per frame: (B, T, C, H, W) x2 -> (T,), averaged over batch and pixels."""
     return (pred.float() - target.float()).pow(2).mean(dim=(0, 2, 3, 4))
 
 
-def candidate_loss(parts, target, weight, first=None):
-    """A loss of the composite output head's generated candidate itself: ``weight * sum_t
-    mse(scratch_t)`` (as vid2vid's loss on its generated branch), so it stays a whole image where the
+def candidate_loss(parts, target):
+    """A loss of the composite output head's generated candidate itself: ``sum_t mse(scratch_t)``
+    (as vid2vid's loss on its generated branch, at weight 1), so it stays a whole image where the
     selection does not use it yet. ``parts``: the model's (B, T, 3, H, W) ``scratch``; returns a scalar
     tensor (0 without one). The warped candidate gets none: on the whole frame, whose most pixels are
-    studio, such a loss drove the flow off the frame (~90 px on the dancer after 2 epochs), turning
-    the warp into a smear of the border instead of a moved dancer (docs/quality.md).
-
-    ``first`` (B, 1, 3, H, W), the clip's frame 0 (``--candidate_region changed``): count only the
-    pixels where the target differs from it by more than CHANGED in some channel (the squared errors
-    there over all pixels): the scratch then learns what frame 0 cannot give, and where frame 0 is
-    right nothing keeps the scratch a copy of it, so the selection takes frame 0 there."""
-    if "scratch" not in parts or weight == 0:
+    studio, such a loss drove the flow off the frame, turning the warp into a smear of the border
+    instead of a moved dancer (docs/history.md)."""
+    if "scratch" not in parts:
         return target.new_zeros(())
-    if first is None:
-        return weight * mse_per_frame(parts["scratch"], target).sum()
-    changed = ((target.float() - first.float()).abs().amax(dim=2, keepdim=True) > CHANGED).float()
-    return weight * ((parts["scratch"].float() - target.float()).pow(2) * changed).mean(dim=(0, 2, 3, 4)).sum()
+    return mse_per_frame(parts["scratch"], target).sum()
 
 
 def cvae_loss(pred, target, mu, logvar, beta, kl_reduction="sum"):

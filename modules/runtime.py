@@ -14,7 +14,6 @@ from contextlib import nullcontext
 
 import torch
 
-from .errors import UserInputError
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # /proc/cpuinfo flags of the CPU instructions that run bf16 natively (Intel AMX, AVX512-BF16 on
@@ -172,20 +171,6 @@ def channels_last_for(flag, device_type):
     return device_type == "cpu" if flag is None else bool(flag)
 
 
-def check_compile(cfg):
-    """``--compile`` on the CPU: inductor builds C++ kernels, and without a working compiler it fails in the
-    first batch with a 90-line traceback. Look for the compiler it would use before any data is decoded."""
-    if not getattr(cfg, "compile", False) or use_cuda(cfg.device):
-        return
-    try:
-        from torch._inductor.cpp_builder import get_cpp_compiler
-        get_cpp_compiler()
-    except Exception as err:  # inductor's InvalidCxxCompiler, or an import failure of inductor itself
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-        raise UserInputError(f"--compile on the CPU needs a working C++ compiler (g++, or $CXX), and none was "
-                             f"found ({first}): install one (e.g. apt install g++) or drop --compile") from None
-
-
 def configure(cfg):
     """Apply the settings for ``cfg.device`` and resolve ``cfg.channels_last`` and ``cfg.amp`` in place."""
     device_type = "cuda" if use_cuda(cfg.device) else "cpu"
@@ -194,6 +179,6 @@ def configure(cfg):
     summary = configure_cpu()
     if device_type == "cuda":
         # Fixed shapes: let cuDNN time its algorithms once per shape and keep the fastest.
-        torch.backends.cudnn.benchmark = bool(getattr(cfg, "cudnn_benchmark", True))
+        torch.backends.cudnn.benchmark = True
     summary.update(device=device_type, channels_last=cfg.channels_last, amp=cfg.amp)
     return summary

@@ -4,7 +4,6 @@ import math
 import numpy as np
 
 KL_ANNEAL_TYPES = ("Cyclical", "Monotonic", "None")
-TF_FLIP_MODES = ("epoch", "batch", "frame")
 LR_SCHEDULES = ("step", "cosine")
 
 
@@ -42,17 +41,17 @@ def linear_cyclical_schedule(num_epochs, n_cycle=1, ratio=1.0, start=0.0, stop=1
     return np.array([cyclical_value(e, num_epochs, n_cycle, ratio, start, stop) for e in range(num_epochs)])
 
 
-def kl_beta(epoch, kl_anneal_type, num_epoch, kl_anneal_cycle, kl_anneal_ratio, beta_max=1.0):
-    """KL weight of ``epoch`` (0-based), rising to ``beta_max``. Epochs past ``num_epoch`` keep the last value."""
+def kl_beta(epoch, kl_anneal_type, num_epoch, kl_anneal_cycle, kl_anneal_ratio):
+    """KL weight of ``epoch`` (0-based), rising to 1. Epochs past ``num_epoch`` keep the last value."""
     if kl_anneal_type == "None":
-        return beta_max
+        return 1.0
     if kl_anneal_type == "Monotonic":
         n_cycle = 1
     elif kl_anneal_type == "Cyclical":
         n_cycle = kl_anneal_cycle
     else:
         raise ValueError(f"kl_anneal_type must be one of {KL_ANNEAL_TYPES}, got {kl_anneal_type!r}")
-    return float(cyclical_value(min(epoch, num_epoch - 1), num_epoch, n_cycle, kl_anneal_ratio, stop=beta_max))
+    return float(cyclical_value(min(epoch, num_epoch - 1), num_epoch, n_cycle, kl_anneal_ratio))
 
 
 def teacher_forcing_ratio(epoch, tfr, tfr_sde, tfr_d_step):

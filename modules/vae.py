@@ -4,49 +4,57 @@ Video tensors are (B, T, C, H, W) with values in [0, 1]; frames (B, C, H, W). ``
 the pose of ``frames[:, t]``; frame t is predicted from frame t-1, pose t and a latent z_t of
 shape (B, N_dim, H, W).
 """
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
+from .layers import POSE_CHUNK, latent_like, scaled_init_
 from .modules import (INTENDED_LEAKY_SLOPE, TEMPLATE_LEAKY_SLOPE, Decoder_Fusion, Gaussian_Predictor,
                       Generator, Label_Encoder, RGB_Encoder)
-from .config import INIT_MODES, OUTPUT_MODES, Z_MODES
 from .objective import reparameterize, soft_clamp_logvar
-# Rollouts encode the poses of this many steps at a time: batched, with bounded memory (all 5 x 630
-# test poses at once would hold ~3 GB of activations at the template's widths).
-POSE_CHUNK = 64
-# Frames are clamped away from 0 and 1 before the logit of the residual/anchored output paths.
+
+OUTPUT_MODES = ("template", "anchored")
+# Frames are clamped away from 0 and 1 before the logit of the anchored output.
 LOGIT_EPS = 1e-3
+
+
+@dataclass(frozen=True)
+class TemplateConfig:
+    """What a :class:`VAE_Model` is: the template's widths and our two options (see the class)."""
+    F_dim: int = 128
+    L_dim: int = 32
+    N_dim: int = 12
+    D_out_dim: int = 192
+    fix_leaky_relu: bool = False
+    output_mode: str = "template"
 
 
 class VAE_Model(nn.Module):
     """The five template networks plus the wiring between them.
 
-    Args:
+    Args (the fields of :class:`TemplateConfig`):
         F_dim, L_dim, N_dim, D_out_dim: widths of frame features, pose features, latent, fusion.
         fix_leaky_relu: use LeakyReLU(0.01) where the template's ``nn.LeakyReLU(True)`` is the
             identity. Off by default so template checkpoints give the template's outputs.
-        output_mode: ``template``: frame = sigmoid(Generator(...)). ``residual``: frame =
-            sigmoid(logit(previous frame) + Generator(...)), with the Generator's last conv
-            zero-initialised, so an untrained model copies the previous frame and training only
-            has to learn the change. ``anchored``: the same with the video's first frame in place
-            of the previous one (like SVG's skip connections from the last observed frame), so
-            what the network adds is not integrated over a long rollout: the static scene stays
-            put and only the dancer has to be redrawn each step. Same parameters (and
-            state_dict) in every mode.
-        init: ``default`` (PyTorch's) or ``scaled``: every conv N(0, 1/fan_in) with zero bias
-            and the last conv of each residual branch zeroed, so the image signal reaches the
-            output at its own scale instead of shrinking ~10x through the stacked blocks.
+        output_mode: ``template``: frame = sigmoid(Generator(...)), PyTorch's init. ``anchored``:
+            frame = sigmoid(logit(first frame) + Generator(...)) (like SVG's skip connections from
+            the last observed frame), with the Generator's last conv zeroed, so an untrained model
+            copies frame 0 and what the network adds is not integrated over a long rollout; its
+            convs start at variance 1/fan_in with the last conv of each residual branch zeroed, so
+            the image signal reaches the output at its own scale instead of shrinking ~10x through
+            the stacked blocks (with PyTorch's init every run settled on the mean frame). Same
+            parameters (and state_dict) in both modes.
     """
 
     def __init__(self, F_dim=128, L_dim=32, N_dim=12, D_out_dim=192, fix_leaky_relu=False,
-                 output_mode="template", init="default"):
+                 output_mode="template"):
         super().__init__()
         if N_dim < 4:
             raise ValueError(f"N_dim must be >= 4 (Gaussian_Predictor has N_dim // 4 channels), got {N_dim}")
         if output_mode not in OUTPUT_MODES:
             raise ValueError(f"output_mode must be one of {OUTPUT_MODES}, got {output_mode!r}")
-        if init not in INIT_MODES:
-            raise ValueError(f"init must be one of {INIT_MODES}, got {init!r}")
+        self.config = TemplateConfig(F_dim, L_dim, N_dim, D_out_dim, fix_leaky_relu, output_mode)
         slope = INTENDED_LEAKY_SLOPE if fix_leaky_relu else TEMPLATE_LEAKY_SLOPE
         self.output_mode = output_mode
         self.N_dim = N_dim
@@ -55,9 +63,8 @@ class VAE_Model(nn.Module):
         self.Gaussian_Predictor = Gaussian_Predictor(F_dim + L_dim, N_dim, leaky_slope=slope)
         self.Decoder_Fusion = Decoder_Fusion(F_dim + L_dim + N_dim, D_out_dim)
         self.Generator = Generator(input_nc=D_out_dim, output_nc=3)
-        if init == "scaled":
+        if output_mode == "anchored":
             scaled_init_(self)
-        if output_mode != "template":
             nn.init.zeros_(self.Generator[-1].weight)
             nn.init.zeros_(self.Generator[-1].bias)
 
@@ -83,18 +90,17 @@ class VAE_Model(nn.Module):
         mu, logvar = params.float().chunk(2, dim=-3)
         return mu, soft_clamp_logvar(logvar)
 
-    def decode(self, prev_features, pose_features, z, prev_frames, first_frames):
+    def decode(self, prev_features, pose_features, z, first_frames):
         """Predict frames from the previous frame's features, the pose features and z.
 
         Arguments are (..., C, H, W) with matching leading dims (``first_frames`` may broadcast:
-        (B, 1, 3, H, W) for (B, T, ...)); the frames are used only by the residual/anchored
-        output modes. Returns frames in [0, 1].
+        (B, 1, 3, H, W) for (B, T, ...)); the first frames are used only by the anchored output
+        mode. Returns frames in [0, 1].
         """
         logits = _per_frame(lambda *x: self.Generator(self.Decoder_Fusion(*x)),
                             prev_features, pose_features, z)
-        base = {"residual": prev_frames, "anchored": first_frames}.get(self.output_mode)
-        if base is not None:
-            return anchored_output(logits, base)
+        if self.output_mode == "anchored":
+            return anchored_output(logits, first_frames)
         return torch.sigmoid(logits)
 
     # -- one step and a rollout ----------------------------------------------------------------
@@ -115,7 +121,7 @@ class VAE_Model(nn.Module):
                 z = reparameterize(mu, logvar)
         if z is None:
             z = self.prior_z(prev_frame.shape[0], prev_frame.shape[-2:], prev_frame)
-        frame = self.decode(self.frame_transformation(prev_frame), pose_features, z, prev_frame, first_frame)
+        frame = self.decode(self.frame_transformation(prev_frame), pose_features, z, first_frame)
         return frame, mu, logvar
 
     def prior_z(self, batch_size, size, like, z_mode="prior", generator=None):
@@ -146,7 +152,7 @@ class VAE_Model(nn.Module):
                 pose_features = self.encode_poses(poses[:, t:t + POSE_CHUNK])
             z = self.prior_z(batch, frame.shape[-2:], frame, z_mode, generator)
             frame = self.decode(self.frame_transformation(frame), pose_features[:, (t - 1) % POSE_CHUNK], z,
-                                frame, first_frame)
+                                first_frame)
             out[:, t] = frame
         return out
 
@@ -156,8 +162,8 @@ class VAE_Model(nn.Module):
 
         Args:
             frames, poses: (B, T, 3, H, W) ground truth and poses.
-            teacher_forcing: a bool for the whole clip, or a (T-1,) bool sequence: where true,
-                step t starts from ground-truth frame t-1, else from the model's own frame t-1.
+            teacher_forcing: True: step t starts from ground-truth frame t-1; False: from the
+                model's own frame t-1 (free-running; step 1 from the true frame 0).
             eps: optional (B, T-1, N, H, W) noise for the reparameterisation (tests pass it to
                 compare formulations); drawn from N(0, I) otherwise.
             with_parts: also return the output's parts (as PyramidVAE does): {} here.
@@ -165,55 +171,31 @@ class VAE_Model(nn.Module):
 
         Every ground-truth frame is encoded once (it is both step t's posterior target and step
         t+1's teacher-forced input), poses and posteriors of the whole clip are computed in
-        batched calls, and under full teacher forcing so is the decoder; only free-running
-        steps run one after another.
+        batched calls, and under teacher forcing so is the decoder; free-running steps run
+        one after another.
         """
-        steps = frames.shape[1] - 1
-        forced = forcing_mask(teacher_forcing, steps)
         frame_features = _per_frame(self.frame_transformation, frames)
         pose_features = self.encode_poses(poses[:, 1:])
         mu, logvar = self.posterior(frame_features[:, 1:], pose_features)
         z = reparameterize(mu, logvar, eps)
-        if all(forced):
-            pred = self.decode(frame_features[:, :-1], pose_features, z, frames[:, :-1], frames[:, :1])
+        if teacher_forcing:
+            pred = self.decode(frame_features[:, :-1], pose_features, z, frames[:, :1])
         else:
-            pred = self._decode_free_running(frames, frame_features, pose_features, z, forced)
+            pred = self._decode_free_running(frames, frame_features, pose_features, z)
         return (pred, mu, logvar, {}) if with_parts else (pred, mu, logvar)
 
-    def _decode_free_running(self, frames, frame_features, pose_features, z, forced):
-        """Step after step; where not ``forced``, from the model's own previous frame."""
+    def _decode_free_running(self, frames, frame_features, pose_features, z):
+        """Step after step, each from the model's own previous frame (the first from frame 0)."""
         preds = []
         for t in range(z.shape[1]):
-            if forced[t] or t == 0:
-                prev_frame, prev_features = frames[:, t], frame_features[:, t]
-            else:
-                prev_frame = preds[-1]
-                prev_features = self.frame_transformation(prev_frame)
-            preds.append(self.decode(prev_features, pose_features[:, t], z[:, t], prev_frame, frames[:, 0]))
+            prev_features = frame_features[:, 0] if t == 0 else self.frame_transformation(preds[-1])
+            preds.append(self.decode(prev_features, pose_features[:, t], z[:, t], frames[:, 0]))
         return torch.stack(preds, dim=1)
 
 
 def anchored_output(change, base):
     """``sigmoid(logit(base) + change)``: frames that start as ``base`` (for a zero change)."""
     return torch.sigmoid(torch.logit(base.clamp(LOGIT_EPS, 1 - LOGIT_EPS)) + change)
-
-
-def latent_like(shape, like, z_mode="prior", generator=None):
-    """A rollout's latent of ``shape`` on ``like``'s device and dtype: N(0, I) (``prior``) or zeros."""
-    if z_mode == "zero":
-        return torch.zeros(shape, device=like.device, dtype=like.dtype)
-    if z_mode == "prior":
-        return torch.randn(shape, device=like.device, dtype=like.dtype, generator=generator)
-    raise ValueError(f"z_mode must be one of {Z_MODES}, got {z_mode!r}")
-
-
-def forcing_mask(teacher_forcing, steps):
-    if isinstance(teacher_forcing, bool):
-        return [teacher_forcing] * steps
-    mask = [bool(x) for x in teacher_forcing]
-    if len(mask) != steps:
-        raise ValueError(f"teacher_forcing mask has {len(mask)} entries for {steps} steps")
-    return mask
 
 
 def _per_frame(fn, *videos):
@@ -235,16 +217,3 @@ def _per_frame(fn, *videos):
 def _time_major(frames):
     """T (B, ...) tensors -> a (B, T, ...) view of time-major storage, as :func:`_per_frame` returns."""
     return torch.cat(frames).reshape(len(frames), *frames[0].shape).transpose(0, 1)
-
-
-def scaled_init_(model):
-    """Variance-1/fan_in conv weights, zero biases, zeroed last conv of every residual branch."""
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            fan_in = module.weight[0].numel()
-            nn.init.normal_(module.weight, std=fan_in ** -0.5)
-            nn.init.zeros_(module.bias)
-    for module in model.modules():
-        branch_end = getattr(module, "last_branch_conv", None)
-        if branch_end is not None:
-            nn.init.zeros_(branch_end.weight)

@@ -1,14 +1,12 @@
-"""The composite output head (--output_head composite): warp, selection, start, losses, diagnostics."""
+"""The composite output head of --arch pyramid: warp, selection, start, its loss, diagnostics."""
 import math
 
 import pytest
 import torch
 
-from modules.architectures import build_vae
-from modules.composite import (COPY_BIAS, AnchoredHead, CompositeHead, dancer_mask, diagnostics, head_losses,
-                               selection_stats, warp, warp_loss)
+from modules.architectures import build_vae, model_config
+from modules.composite import COPY_BIAS, CompositeHead, diagnostics, selection_stats, warp
 from modules.config import parse_train_args
-from modules.errors import UserInputError
 from modules.objective import candidate_loss
 from modules.pyramid import PyramidVAE
 
@@ -61,42 +59,20 @@ def test_trained_head_output_is_the_selection_weighted_sum_of_its_candidates():
     assert float(parts["flow"].detach().abs().max()) > 0
 
 
-def test_anchored_head_keeps_the_checkpoint_keys_of_a_plain_conv():
-    keys = set(PyramidVAE(**WIDTHS).state_dict())
-    assert {"Generator.head.weight", "Generator.head.bias"} <= keys
-    assert isinstance(PyramidVAE(**WIDTHS).Generator.head, AnchoredHead)
-    composite = set(PyramidVAE(**WIDTHS, output_head="composite").state_dict())
+def test_the_pyramid_head_keeps_its_checkpoint_keys_and_presets_build_it():
+    composite = set(PyramidVAE(**WIDTHS).state_dict())
     assert {"Generator.head.select.weight", "Generator.head.flow.weight", "Generator.head.scratch.bias"} <= composite
+    for preset in ("lab4", "cpu_pyramid"):
+        model = build_vae(model_config(vars(parse_train_args(["--preset", preset]))))
+        assert isinstance(model.Generator.head, CompositeHead)
 
 
-def test_factory_builds_the_head_and_template_refuses_it():
-    assert isinstance(build_vae(parse_train_args(["--preset", "lab4"])).Generator.head, CompositeHead)
-    assert isinstance(build_vae(parse_train_args(["--preset", "cpu_pyramid"])).Generator.head, CompositeHead)
-    anchored = build_vae(parse_train_args(["--preset", "cpu_pyramid", "--output_head", "anchored"]))
-    assert isinstance(anchored.Generator.head, AnchoredHead)
-    with pytest.raises(UserInputError, match="--output_head composite: only for --arch pyramid"):
-        build_vae(parse_train_args(["--output_head", "composite"]))
-
-
-def test_candidate_loss_is_the_weighted_per_frame_mse_of_the_generated_candidate():
+def test_candidate_loss_is_the_per_frame_mse_of_the_generated_candidate():
     target = torch.rand(2, 3, 3, 4, 4)
     parts = {"warped": torch.rand(2, 3, 3, 4, 4), "scratch": torch.rand(2, 3, 3, 4, 4), "flow": torch.rand(2, 3, 2, 4, 4)}
-    expected = 0.5 * 3 * ((parts["scratch"] - target) ** 2).mean()  # 3 frames of equal size
-    torch.testing.assert_close(candidate_loss(parts, target, 0.5), expected)
-    assert float(candidate_loss({}, target, 0.5)) == 0  # the anchored head has no candidates
-
-
-def test_candidate_loss_on_the_changed_pixels_counts_only_where_frame_0_is_wrong():
-    first = torch.full((1, 1, 3, 1, 4), 0.5)
-    target = first.expand(1, 2, 3, 1, 4).clone()
-    target[0, 0, 1, 0, 2] = 0.9  # frame 1: pixel 2 changed (in one channel)
-    target[0, 1, :, 0, 0] = 0.55  # frame 2: pixel 0 moved by 0.05 only: unchanged
-    scratch = torch.zeros(1, 2, 3, 1, 4)
-    expected = 0.5 * (0.25 + 0.81 + 0.25) / 12  # frame 1, pixel 2's three channels over 12 values
-    torch.testing.assert_close(candidate_loss({"scratch": scratch}, target, 0.5, first), torch.tensor(expected))
-    cfg = parse_train_args(["--preset", "cpu_pyramid", "--candidate_region", "changed", "--warp_loss", "0"])
-    clip = torch.cat([first, target], dim=1)
-    torch.testing.assert_close(head_losses({"scratch": scratch}, clip, cfg), torch.tensor(2 * expected))  # weight 1
+    expected = 3 * ((parts["scratch"] - target) ** 2).mean()  # 3 frames of equal size
+    torch.testing.assert_close(candidate_loss(parts, target), expected)
+    assert float(candidate_loss({}, target)) == 0  # the template networks have no candidates
 
 
 def test_selection_stats_count_vacated_and_dancer_pixels_of_a_toy_clip():
@@ -116,28 +92,3 @@ def test_selection_stats_count_vacated_and_dancer_pixels_of_a_toy_clip():
     assert stats.tolist() == [4 * 0.25, 4, 4 * 5.0, 4]
     assert diagnostics(stats) == {"first_weight_vacated": 0.25, "flow_on_dancer": 5.0}
     assert all(math.isnan(v) for v in diagnostics(selection_stats({}, frames)).values())
-
-
-def test_warp_loss_scores_the_dancer_pixels_only_and_is_zero_for_the_right_flow():
-    # A 1x24 studio (1.0) whose dancer (0.0, two pixels wide) moves right by 2 pixels per frame, away
-    # from the borders (whose padding would differ between blurring and warping).
-    frames = torch.ones(1, 4, 3, 1, 24)
-    for t in range(4):
-        frames[:, t, :, 0, 6 + 2 * t:8 + 2 * t] = 0.0
-    flow = torch.zeros(1, 3, 2, 1, 24, requires_grad=True)
-    warped = warp(frames[:, 0].expand(3, -1, -1, -1), flow[0]).unsqueeze(0)
-    mask = dancer_mask(frames)
-    assert mask.sum() == 6 and mask[0, 0, 0, 0, 8:10].all()  # the median (studio) finds two pixels a frame
-    loss = warp_loss({"flow": flow, "warped": warped}, frames, 1.0)
-    full = ((warped - frames[:, 1:]).pow(2) * mask).sum(dim=(0, 2, 3, 4)) / (3 * mask.sum(dim=(0, 2, 3, 4)))
-    assert float(loss.detach()) > float(full.detach().sum()) > 0  # the blurred term adds to the full-resolution one
-    loss.backward()
-    assert float(flow.grad.abs().sum()) > 0
-    moved = torch.zeros(1, 3, 2, 1, 24)
-    moved[:, :, 0] = -2.0 * torch.arange(1, 4).view(1, 3, 1, 1)  # out[x] = frame0[x - 2t]: the dancer moved
-    right = {"flow": moved, "warped": warp(frames[:, 0].expand(3, -1, -1, -1), moved[0]).unsqueeze(0)}
-    assert float(warp_loss(right, frames, 1.0)) == pytest.approx(0.0, abs=1e-6)
-    studio = frames.clone()
-    studio[:, 1:, :, 0, 20] = 0.97  # a studio pixel off by less than 0.1: not the dancer's, not scored
-    assert float(warp_loss(right, studio, 1.0)) == pytest.approx(0.0, abs=1e-6)
-    assert float(warp_loss({}, frames, 1.0)) == 0  # the anchored head has no flow

@@ -57,7 +57,7 @@ def test_layer_equals_the_templates(name, memory_format):
 
 @pytest.mark.parametrize("memory_format", FORMATS)
 @pytest.mark.parametrize("widths", [TEMPLATE, PRESET], ids=["template", "preset"])
-@pytest.mark.parametrize("options", [dict(), dict(fix_leaky_relu=True, output_mode="anchored", init="scaled")],
+@pytest.mark.parametrize("options", [dict(), dict(fix_leaky_relu=True, output_mode="anchored")],
                          ids=["template", "cpu_quick"])
 def test_training_pass_equals_template_layers(widths, memory_format, options):
     """The whole model, teacher forcing off (every network, the sequential part too)."""

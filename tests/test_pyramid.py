@@ -1,12 +1,15 @@
-"""PyramidVAE (--arch pyramid): shapes, the composite output, its paths agree, and the factory."""
+"""PyramidVAE (--arch pyramid): shapes, its start, frame-0 decoding in training and rollouts, the factory."""
+import math
+
 import pytest
 import torch
 
-from modules.architectures import build_vae
+from modules.architectures import build_vae, model_config
+from modules.composite import COPY_BIAS
 from modules.config import parse_train_args
 from modules.errors import UserInputError
-from modules.pyramid import PyramidVAE
-from modules.vae import LOGIT_EPS, VAE_Model
+from modules.pyramid import PyramidConfig, PyramidVAE
+from modules.vae import VAE_Model
 
 WIDTHS = dict(F_dim=16, L_dim=8, N_dim=4, D_out_dim=16)
 
@@ -37,51 +40,14 @@ def test_forward_and_rollout_shapes_and_range():
     assert 0 <= float(out.min()) and float(out.max()) <= 1
 
 
-def test_untrained_model_copies_the_first_frame():
+def test_untrained_model_is_close_to_the_first_frame():
+    """The head starts as a fixed mix of frame 0, its identity warp and a grey scratch (test_composite)."""
     frames, poses = video()
     with torch.no_grad():
         out = PyramidVAE(**WIDTHS).eval().rollout(frames[:, 0], poses)
-    expected = frames[:, :1].clamp(LOGIT_EPS, 1 - LOGIT_EPS).expand(-1, 4, -1, -1, -1)
-    torch.testing.assert_close(out[:, 1:], expected)
-
-
-@pytest.mark.parametrize("head,attention", [("anchored", False), ("anchored", True), ("composite", False)],
-                         ids=["", "attention", "composite"])
-@pytest.mark.parametrize("teacher_forcing", [True, False], ids=["forced (batched)", "free-running"])
-def test_training_pass_equals_decoding_step_by_step(teacher_forcing, head, attention):
-    model = trained_like(PyramidVAE(**WIDTHS, anchor_attention=attention, output_head=head))
-    frames, poses = video()
-    eps = torch.randn(2, 4, 4, 8, 16)
-    pred, mu, logvar, parts = model(frames, poses, teacher_forcing=teacher_forcing, eps=eps, with_parts=True)
-    anchor = model.anchor(frames[:, 0], poses[:, 0])
-    z = mu + torch.exp(0.5 * logvar) * eps
-    frame = frames[:, 0]
-    for t in range(4):
-        prev = frames[:, t] if teacher_forcing else frame  # free-running: its own previous frame
-        frame, step_parts = model.decode(model.encode(model.frame_transformation, prev),
-                                         model.encode(model.label_transformation, poses[:, t + 1]), z[:, t], anchor,
-                                         frames[:, 0])
-        torch.testing.assert_close(pred[:, t], frame, rtol=1e-5, atol=1e-6)
-        assert step_parts.keys() == parts.keys()
-        for key, value in step_parts.items():
-            torch.testing.assert_close(parts[key][:, t], value, rtol=1e-5, atol=1e-5)
-
-
-def test_rollout_equals_repeated_decoding_and_uses_the_first_pose():
-    model = trained_like(PyramidVAE(**WIDTHS, anchor_attention=True)).eval()
-    frames, poses = video(length=4)
-    with torch.no_grad():
-        out = model.rollout(frames[:, 0], poses, z_mode="zero")
-        anchor = model.anchor(frames[:, 0], poses[:, 0])
-        frame = frames[:, 0]
-        for t in range(1, 4):
-            z = torch.zeros(2, 4, 8, 16)
-            frame, _ = model.decode(model.encode(model.frame_transformation, frame),
-                                    model.encode(model.label_transformation, poses[:, t]), z, anchor, frames[:, 0])
-            torch.testing.assert_close(out[:, t], frame)
-        other = poses.clone()
-        other[:, 0] = 0
-        assert not torch.allclose(model.rollout(frames[:, 0], other, z_mode="zero"), out)
+    copy = math.exp(COPY_BIAS) / (2 * math.exp(COPY_BIAS) + 1)
+    expected = 2 * copy * frames[:, :1] + (1 - 2 * copy) * 0.5
+    torch.testing.assert_close(out[:, 1:], expected.expand(-1, 4, -1, -1, -1))
 
 
 def test_frame_size_must_be_divisible_by_four():
@@ -89,60 +55,56 @@ def test_frame_size_must_be_divisible_by_four():
         PyramidVAE(**WIDTHS).eval().rollout(torch.rand(1, 3, 30, 64), torch.rand(1, 3, 3, 30, 64))
 
 
+def build(argv):
+    return build_vae(model_config(vars(parse_train_args(argv))))
+
+
 def test_build_vae_picks_the_architecture_and_refuses_template_only_flags():
-    assert type(build_vae(parse_train_args([]))) is VAE_Model
-    assert type(build_vae(parse_train_args(["--preset", "cpu_pyramid"]))) is PyramidVAE
+    assert type(build([])) is VAE_Model
+    model = build(["--preset", "cpu_pyramid"])
+    assert type(model) is PyramidVAE and model.config == PyramidConfig(64, 32, 8, 96)
     with pytest.raises(UserInputError, match="--output_mode anchored: only for --arch template"):
-        build_vae(parse_train_args(["--arch", "pyramid", "--output_mode", "anchored"]))
-    plain = build_vae(parse_train_args(["--preset", "cpu_pyramid", "--no-anchor_mean"]))
-    assert plain.Decoder_Fusion.attention is None and not plain.Decoder_Fusion.anchor_mean
-    assert build_vae(parse_train_args(["--arch", "pyramid", "--anchor_attention"])).Decoder_Fusion.attention
+        build(["--arch", "pyramid", "--output_mode", "anchored"])
     names = {name.split(".")[0] for name in PyramidVAE(**WIDTHS).state_dict()}
     assert names == {"frame_transformation", "label_transformation", "Gaussian_Predictor", "Decoder_Fusion",
                      "Generator"}  # the template's five networks, by name
 
 
-@pytest.mark.parametrize("head", ["anchored", "composite"])
-def test_prev_input_first_decodes_every_frame_from_frame_0(head):
-    """--prev_input first: the training pass (either teacher-forcing mode) and the rollout, over more
-    than one chunk of poses, equal one decode per step with frame 0 as the previous frame."""
-    model = trained_like(PyramidVAE(**WIDTHS, output_head=head, prev_input="first")).eval()
+def test_every_frame_is_decoded_from_frame_0():
+    """The training pass (teacher forcing changes nothing) and the rollout, over more than one chunk of
+    poses, equal one decode per step from frame 0, pose 0 and pose t; the parts come along."""
+    model = trained_like(PyramidVAE(**WIDTHS)).eval()
     frames, poses = video(batch=2, length=70)
     eps = torch.randn(2, 4, 4, 8, 16)
     with torch.no_grad():
         anchor = model.anchor(frames[:, 0], poses[:, 0])
 
         def step(t, z):
-            return model.decode(anchor[0], model.encode(model.label_transformation, poses[:, t]), z, anchor,
-                                frames[:, 0])[0]
+            return model.decode(model.encode(model.label_transformation, poses[:, t]), z, anchor, frames[:, 0])
 
         for forcing in (True, False):
-            pred, mu, logvar = model(frames[:, :5], poses[:, :5], teacher_forcing=forcing, eps=eps)
+            pred, mu, logvar, parts = model(frames[:, :5], poses[:, :5], teacher_forcing=forcing, eps=eps,
+                                            with_parts=True)
             z = mu + torch.exp(0.5 * logvar) * eps
             for t in range(4):
-                torch.testing.assert_close(pred[:, t], step(t + 1, z[:, t]), rtol=1e-5, atol=1e-6)
+                frame, step_parts = step(t + 1, z[:, t])
+                torch.testing.assert_close(pred[:, t], frame, rtol=1e-5, atol=1e-6)
+                for key, value in step_parts.items():
+                    torch.testing.assert_close(parts[key][:, t], value, rtol=1e-5, atol=1e-5)
         out = model.rollout(frames[:, 0], poses, z_mode="zero")
         for t in (1, 2, 64, 65, 69):  # POSE_CHUNK = 64: both sides of a chunk's end
-            torch.testing.assert_close(out[:, t], step(t, torch.zeros(2, 4, 8, 16)))
+            torch.testing.assert_close(out[:, t], step(t, torch.zeros(2, 4, 8, 16))[0])
         changed = poses.clone()
         changed[:, 10] = 0  # frame 11 does not see frame 10
         torch.testing.assert_close(model.rollout(frames[:, 0], changed, z_mode="zero")[:, 11], out[:, 11])
+        changed[:, 0] = 0  # every frame sees pose 0
+        assert not torch.allclose(model.rollout(frames[:, 0], changed, z_mode="zero")[:, 11], out[:, 11])
 
 
-def test_prev_input_is_checked():
-    with pytest.raises(ValueError, match="prev_input must be one of"):
-        PyramidVAE(**WIDTHS, prev_input="last")
-    with pytest.raises(UserInputError, match="--prev_input first: only for --arch pyramid"):
-        build_vae({"arch": "template", "prev_input": "first"})
-    assert build_vae(parse_train_args(["--preset", "cpu_pyramid", "--prev_input", "first"])).prev_input == "first"
-
-
-@pytest.mark.parametrize("head,prev_input", [("anchored", "previous"), ("composite", "first")])
-def test_channels_last_model_computes_what_the_nchw_model_does(head, prev_input):
+def test_channels_last_model_computes_what_the_nchw_model_does():
     """Trainer.py converts the model to channels_last on the CPU; the concatenations then follow it."""
-    model = trained_like(PyramidVAE(**WIDTHS, output_head=head, prev_input=prev_input))
-    converted = trained_like(PyramidVAE(**WIDTHS, output_head=head, prev_input=prev_input)).to(
-        memory_format=torch.channels_last)
+    model = trained_like(PyramidVAE(**WIDTHS))
+    converted = trained_like(PyramidVAE(**WIDTHS)).to(memory_format=torch.channels_last)
     frames, poses = video(length=4)
     eps = torch.randn(2, 3, 4, 8, 16)
     losses = []

@@ -42,13 +42,6 @@ def test_fast_train_uses_fast_partial_for_the_first_epochs():
     assert partial_for_epoch(0, fast_train=False, **args) == 1.0
 
 
-def test_kl_beta_max_scales_every_schedule():
-    args = dict(num_epoch=10, kl_anneal_cycle=2, kl_anneal_ratio=0.5)
-    for kind in ("Cyclical", "Monotonic", "None"):
-        scaled = [kl_beta(e, kind, **args, beta_max=0.001) for e in range(10)]
-        assert scaled == pytest.approx([0.001 * kl_beta(e, kind, **args) for e in range(10)])
-
-
 def test_cosine_lr_warms_up_linearly_then_falls_by_half_a_cosine_to_the_final_fraction():
     assert cosine_lr_factor(0.0, 10, warmup=2.0) == 0.0
     assert cosine_lr_factor(1.0, 10, warmup=2.0) == pytest.approx(0.5)

@@ -20,7 +20,6 @@ def load_datasets(cfg, root):
     from dataloader import Dataset_Dance
     size = dict(frame_H=cfg.frame_H, frame_W=cfg.frame_W)
     train = Dataset_Dance(root, mode="train", video_len=cfg.train_vi_len, partial=1.0,
-                          random_offset=cfg.random_offset, max_stride=getattr(cfg, "clip_stride", 1),
                           max_anchor_gap=getattr(cfg, "anchor_gap", 0), **size)
     return train, load_val_set(cfg, root)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..architectures import build_vae
+from ..architectures import build_vae, checkpoint_model_config, config_dict
 from ..checkpoint import load_checkpoint, load_model_weights
 from ..config import MODEL_KEYS, take_model_flags
 from ..errors import UserInputError
@@ -21,15 +21,16 @@ from ..runtime import resolve_device
 def load_inference_model(cfg):
     """Build the model of ``cfg.ckpt_path`` in eval mode on ``cfg.device``.
 
-    The network flags (MODEL_KEYS) are taken from the checkpoint's stored config and written into
-    ``cfg``; a template checkpoint keeps the flags' values. Returns (model, device, checkpoint dict).
+    The model config comes from the checkpoint and is written into ``cfg``'s network flags (MODEL_KEYS);
+    a template checkpoint keeps the flags' values. Returns (model, device, checkpoint dict).
     Raises UserInputError for a missing, unreadable or mismatched checkpoint.
     """
     if not cfg.ckpt_path:
         raise UserInputError("no checkpoint given: pass --ckpt_path <file.pt> (e.g. runs/<run>/checkpoints/best.pt)")
     ckpt = load_checkpoint(cfg.ckpt_path)
-    take_model_flags(cfg, ckpt.get("config", {}))
-    model = build_vae(cfg)
+    config = checkpoint_model_config(ckpt, cfg.ckpt_path, vars(cfg))
+    take_model_flags(cfg, config_dict(config))
+    model = build_vae(config)
     load_model_weights(model, ckpt["model"], cfg.ckpt_path, from_flags=bool(ckpt.get("template")))
     device = resolve_device(cfg.device)
     model.to(device).eval()

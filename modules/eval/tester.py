@@ -32,17 +32,16 @@ def make_submission(cfg):
     print(f"{len(names)} test videos ({', '.join(names)}) x {poses.shape[1]} frames from {root}")
 
     timer = time.perf_counter()
-    videos = generate(model, first_frames.to(device), poses.to(device), seed=cfg.seed, z_mode=cfg.z_mode,
-                      amp=cfg.amp)
+    videos = generate(model, first_frames.to(device), poses.to(device), seed=cfg.seed, amp=cfg.amp)
     rollout_s = time.perf_counter() - timer
     require_finite(videos, cfg.ckpt_path, model)
-    print(f"rollout ({cfg.z_mode} z, seed {cfg.seed}) on {device}: {rollout_s:.1f}s")
+    print(f"rollout (prior z, seed {cfg.seed}) on {device}: {rollout_s:.1f}s")
 
     timer = time.perf_counter()
     csv_path = write_submission(videos, out / "submission.csv")
     csv_s = time.perf_counter() - timer
     summary = {"checkpoint": str(cfg.ckpt_path), "epoch": ckpt.get("epoch"), "dataset": str(root),
-               "videos": names, "frames_per_video": int(poses.shape[1]), "z_mode": cfg.z_mode, "seed": cfg.seed,
+               "videos": names, "frames_per_video": int(poses.shape[1]), "z_mode": "prior", "seed": cfg.seed,
                "device": str(device), "rollout_s": rollout_s, "csv_write_s": csv_s,
                "csv_bytes": csv_path.stat().st_size, "submission": str(csv_path)}
     print(f"wrote {csv_path} ({summary['csv_bytes'] / 1e6:.1f} MB, {len(names) * poses.shape[1]} rows) "

@@ -16,16 +16,15 @@ from tqdm import tqdm
 
 from ..checkpoint import save_checkpoint
 from ..console import Progress
-from ..data.augment import random_hue_rotation
 from ..data.datasets import dataset_root, load_datasets, load_val_video
 from ..errors import UserInputError
 from ..eval.inference import default_output_dir
 from ..eval.media import save_gif
 from ..eval.rollout import require_finite, rollout_and_score
 from ..io import copy_file
-from ..composite import diagnostics, head_losses, selection_stats
-from ..objective import cvae_loss
-from ..runtime import autocast_context, check_compile
+from ..composite import diagnostics, selection_stats
+from ..objective import candidate_loss, cvae_loss
+from ..runtime import autocast_context
 from ..schedules import kl_beta, teacher_forcing_ratio
 from . import distributed
 from .plots import plot_training_curves
@@ -40,27 +39,6 @@ class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
-# -- teacher forcing -----------------------------------------------------------------------------
-def teacher_forcing_coins(tfr, flip, steps, rng):
-    """Yield, batch after batch, the teacher-forcing decision for a clip of ``steps`` steps.
-
-    ``epoch``: one coin for the whole epoch (the template); ``batch``: one per batch;
-    ``frame``: one per step of every batch (a list of bools).
-    """
-    epoch_coin = rng.random() < tfr
-    while True:
-        if flip == "epoch":
-            yield epoch_coin
-        elif flip == "batch":
-            yield rng.random() < tfr
-        else:
-            yield [rng.random() < tfr for _ in range(steps)]
-
-
-def forced_share(coin):
-    return float(coin) if isinstance(coin, bool) else sum(coin) / len(coin)
-
-
 # -- one epoch of training, one validation rollout -------------------------------------------------
 def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, desc="train", scaler=None, lr_at=None):
     """Train over ``loader`` once. Returns the epoch means of loss, recon, kl, the share of
@@ -69,30 +47,28 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
 
     ``scaler``: a GradScaler for --amp fp16 (whose small gradients underflow without one); made
     here when not given, a pass-through otherwise. ``lr_at``: batch index -> learning rate, set
-    before each step (--lr_schedule cosine)."""
+    before each step (--lr_schedule cosine). Teacher forcing is the template's: one coin with
+    probability ``tfr`` for the whole epoch."""
     model.train()
     if scaler is None:
         scaler = make_grad_scaler(device, getattr(cfg, "amp", "none"))
     totals = torch.zeros(3, dtype=torch.float64)
     selection = torch.zeros(4, dtype=torch.float64, device=device)
-    forced, batches = 0.0, 0
-    coins = teacher_forcing_coins(tfr, cfg.tf_flip, cfg.train_vi_len - 1, rng)
+    batches = 0
+    forced = rng.random() < tfr
     bar = tqdm(loader, desc=desc, leave=False, disable=None if distributed.is_main_process() else True,
                dynamic_ncols=True)
     progress = Progress(desc, len(loader), enabled=distributed.is_main_process())  # when the bar is silent
     for frames, poses in bar:
         frames, poses = frames.to(device, non_blocking=True), poses.to(device, non_blocking=True)
-        coin = next(coins)
-        if getattr(cfg, "hue_aug", False):
-            frames = random_hue_rotation(frames, rng)
         if lr_at is not None:
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(batches)
         optimizer.zero_grad(set_to_none=True)
         with autocast_context(device, cfg.amp):
-            pred, mu, logvar, parts = model(frames, poses, coin, with_parts=True)
+            pred, mu, logvar, parts = model(frames, poses, forced, with_parts=True)
         terms = cvae_loss(pred, frames[:, 1:], mu, logvar, beta, cfg.kl_reduction)
-        loss = terms["loss"] + head_losses(parts, frames, cfg)
+        loss = terms["loss"] + candidate_loss(parts, frames[:, 1:])
         stats = torch.stack([loss, terms["recon"], terms["kl"]]).detach().double().cpu()
         # All ranks decide together, before any of them enters backward's gradient all-reduce.
         if not distributed.all_ranks(torch.isfinite(stats).all()):
@@ -105,7 +81,6 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
         scaler.update()
         totals += stats
         selection += selection_stats(parts, frames)
-        forced += forced_share(coin)
         batches += 1
         bar.set_postfix(loss=f"{stats[0]:.4f}", beta=f"{beta:.3g}", tfr=f"{tfr:.2f}")
         progress.update(batches, loss=float(stats[0]))
@@ -113,7 +88,7 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
         raise UserInputError("no training clips: lower --train_vi_len or raise --partial")
     # Every rank has run the same number of batches, so the mean of the ranks' means is the mean.
     loss, recon, kl = distributed.mean_over_ranks(totals / batches).tolist()
-    return {"train_loss": loss, "train_recon": recon, "train_kl": kl, "teacher_forcing": forced / batches,
+    return {"train_loss": loss, "train_recon": recon, "train_kl": kl, "teacher_forcing": float(forced),
             **diagnostics(selection)}
 
 
@@ -150,7 +125,6 @@ def fit(cfg):
     """
     distributed.check_launch(cfg.gpu)
     check_requested(cfg)  # before the dataset is generated or decoded
-    check_compile(cfg)
     with distributed.process_group(cfg.device, cfg.ddp_timeout):
         return _fit_in_process_group(cfg)
 
@@ -202,15 +176,13 @@ def _train(cfg, main):
     if main:
         print(start_message(cfg, run, device, len(train_set), start_epoch), flush=True)
     train_step_model = distributed.wrap(model, device)
-    train_step_model = torch.compile(train_step_model) if cfg.compile else train_step_model
     scaler = make_grad_scaler(device, cfg.amp)  # kept across epochs: its scale adapts over steps
     epoch = start_epoch
     try:
         for epoch in range(start_epoch, cfg.num_epoch):
             started = time.perf_counter()
             seed = seed_epoch(cfg.seed, epoch, distributed.rank())
-            beta = kl_beta(epoch, cfg.kl_anneal_type, cfg.schedule_epochs, cfg.kl_anneal_cycle, cfg.kl_anneal_ratio,
-                           cfg.kl_beta_max)
+            beta = kl_beta(epoch, cfg.kl_anneal_type, cfg.schedule_epochs, cfg.kl_anneal_cycle, cfg.kl_anneal_ratio)
             tfr = teacher_forcing_ratio(epoch, cfg.tfr, cfg.tfr_sde, cfg.tfr_d_step)
             loader = train_loader_for_epoch(train_set, cfg, epoch, torch.Generator().manual_seed(seed))
             lr_at = batch_lr(cfg, epoch, len(loader))

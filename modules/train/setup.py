@@ -6,7 +6,7 @@ import random
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-from ..architectures import build_vae, drop_unused_flags
+from ..architectures import build_vae, checkpoint_model_config, config_dict, model_config
 from ..checkpoint import load_checkpoint, load_model_weights, rng_state, set_rng_state
 from ..config import overridden_flags, take_model_flags
 from ..errors import UserInputError
@@ -15,20 +15,19 @@ from ..schedules import cosine_lr_factor, partial_for_epoch
 from . import distributed
 
 
-def build_model(cfg):
-    return build_vae(cfg)
-
-
 def build_optimizer(model, cfg):
     optim_class = {"Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW}[cfg.optim]
     return optim_class(model.parameters(), lr=cfg.lr)
+
+
+LR_STEP_FACTOR = 0.1  # the template's MultiStepLR gamma
 
 
 def build_scheduler(optimizer, cfg):
     """The template's per-epoch MultiStepLR; constant (no milestones) under --lr_schedule cosine, whose
     rate :func:`batch_lr` sets every batch."""
     milestones = [] if getattr(cfg, "lr_schedule", "step") == "cosine" else list(cfg.milestones)
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=cfg.gamma)
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=LR_STEP_FACTOR)
 
 
 def batch_lr(cfg, epoch, batches):
@@ -36,7 +35,7 @@ def batch_lr(cfg, epoch, batches):
     function of the position in the run (so a resumed run repeats it); None for the MultiStepLR."""
     if getattr(cfg, "lr_schedule", "step") != "cosine":
         return None
-    return lambda i: cfg.lr * cosine_lr_factor(epoch + i / batches, cfg.schedule_epochs, cfg.lr_warmup, cfg.lr_final)
+    return lambda i: cfg.lr * cosine_lr_factor(epoch + i / batches, cfg.schedule_epochs, cfg.lr_warmup)
 
 
 def make_grad_scaler(device, amp):
@@ -59,8 +58,10 @@ def seed_epoch(seed, epoch, rank=0):
 
 # -- checkpoints of a run -----------------------------------------------------------------------------
 def training_state(model, optimizer, scheduler, *, next_epoch, best_psnr, cfg):
+    """What a checkpoint holds: the states, counters, the model's own config and the run's flags."""
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "epoch": next_epoch, "best_psnr": best_psnr, "config": vars(cfg), "rng": rng_state()}
+            "epoch": next_epoch, "best_psnr": best_psnr, "model_config": config_dict(model.config),
+            "config": vars(cfg), "rng": rng_state()}
 
 
 def restore(ckpt_path, model, optimizer=None, scheduler=None):
@@ -86,10 +87,12 @@ def prepare(cfg):
     """
     device = distributed.device_of_process() if distributed.is_distributed() else resolve_device(cfg.device)
     if cfg.ckpt_path:
-        take_model_flags(cfg, load_checkpoint(cfg.ckpt_path).get("config", {}))
-    drop_unused_flags(cfg)
+        config = checkpoint_model_config(load_checkpoint(cfg.ckpt_path), cfg.ckpt_path, vars(cfg))
+        take_model_flags(cfg, config_dict(config))
+    else:
+        config = model_config(vars(cfg))
     torch.manual_seed(cfg.seed)  # the initial weights depend on --seed alone
-    model = build_model(cfg)
+    model = build_vae(config)
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg)
     start_epoch, best_psnr, stored = 0, -math.inf, {}
@@ -104,7 +107,7 @@ def prepare(cfg):
     return device, model, optimizer, scheduler, start_epoch, best_psnr
 
 
-RESTORED = ("optim", "lr", "milestones", "gamma")  # the optimiser and LR-scheduler state a resume restores
+RESTORED = ("optim", "lr", "milestones")  # the optimiser and LR-scheduler state a resume restores
 
 
 def _note_restored_flags(cfg, stored):
@@ -116,14 +119,12 @@ def _note_restored_flags(cfg, stored):
 
 
 def schedule_length(cfg, stored):
-    """Epochs the KL schedule spans: --schedule_epochs; else, resuming, the stored run's (its first
-    --num_epoch; a checkpoint older than the flag stores only its --num_epoch); else --num_epoch.
+    """Epochs the KL and cosine-lr schedules span: resuming, the stored run's (its first --num_epoch);
+    else --num_epoch.
 
     Fixed at the first start, so a resumed run, whatever its --num_epoch, trains every epoch with the
     beta the uninterrupted run had; epochs past the schedule keep its last beta. (Teacher forcing
     depends on the epoch alone.)"""
-    if getattr(cfg, "schedule_epochs", None):
-        return cfg.schedule_epochs
     return stored.get("schedule_epochs") or stored.get("num_epoch") or cfg.num_epoch
 
 

@@ -22,9 +22,9 @@ Sections (results in docs/performance.md):
              one at a time vs ours batched
   memory     peak RSS (VmHWM) of a training step and of the 5 x 630-frame rollout, each in its own
              process (the rollout is timed too: the absolute figure for the whole test set)
-  epoch      (only when named: it trains for ~30 minutes) the first command's preset against the old one
-             (cpu_pyramid_v1): an epoch part by part, then both trained, with their seconds per epoch
-             and time to --target dB (bench_epoch.py --train)
+  epoch      (only when named: it trains for ~30 minutes) the first command's preset against lab4's: an
+             epoch part by part, then both trained, with their seconds per epoch and time to --target dB
+             (bench_epoch.py --train)
 
 Check ``uptime`` first: with another busy process on a 2-core machine use ``--threads 1`` (two
 OpenMP threads then wait on the busy core and everything is 10-40x slower). Timings are medians
@@ -51,7 +51,7 @@ from modules import runtime  # noqa: E402
 from modules.runtime import autocast_context  # noqa: E402
 from modules.objective import cvae_loss  # noqa: E402
 from template_reference import template_clip_loss, template_layers, template_rollout  # noqa: E402
-from modules.architectures import build_vae  # noqa: E402
+from modules.architectures import build_vae, model_config  # noqa: E402
 from modules.config import parse_train_args  # noqa: E402
 from modules.vae import VAE_Model  # noqa: E402
 
@@ -257,7 +257,7 @@ def section_presets(args, device):
     for preset in BENCH_PRESETS:
         cfg = parse_train_args(["--preset", preset])
         torch.manual_seed(0)
-        model = build_vae(cfg).to(device)
+        model = build_vae(model_config(vars(cfg))).to(device)
         if device.type == "cpu":
             model.to(memory_format=torch.channels_last)
         g = torch.Generator().manual_seed(1)

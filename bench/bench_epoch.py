@@ -1,6 +1,6 @@
 """Where an epoch of a training preset goes, and how fast presets reach a quality, side by side.
 
-    python bench/bench_epoch.py                                    # parts of an epoch, cpu_pyramid vs cpu_pyramid_v1
+    python bench/bench_epoch.py                                    # parts of an epoch, cpu_pyramid vs lab4
     python bench/bench_epoch.py --presets cpu_pyramid --amp none   # one preset, fp32 only
     python bench/bench_epoch.py --train --target 29                # + both presets trained, time to 29 dB
 
@@ -30,13 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from modules import runtime  # noqa: E402
-from modules.architectures import build_vae  # noqa: E402
+from modules.architectures import build_vae, model_config  # noqa: E402
 from modules.checkpoint import save_checkpoint  # noqa: E402
 from modules.config import VIDEO_LEN, parse_train_args  # noqa: E402
 from modules.eval.media import save_gif  # noqa: E402
 from modules.eval.rollout import generate  # noqa: E402
-from modules.objective import cvae_loss  # noqa: E402
-from modules.composite import head_losses  # noqa: E402
+from modules.objective import candidate_loss, cvae_loss  # noqa: E402
 from modules.train.plots import plot_training_curves  # noqa: E402
 from modules.train.runlog import read_metrics, write_metrics  # noqa: E402
 from modules.train.setup import training_state  # noqa: E402
@@ -74,7 +73,7 @@ class NetworkTimer:
 def step_parts(cfg, amp, repeats):
     """Seconds of one training step of ``cfg``'s preset: each network's forward, backward, optimiser, total."""
     torch.manual_seed(0)
-    model = build_vae(cfg).to(memory_format=torch.channels_last)
+    model = build_vae(model_config(vars(cfg))).to(memory_format=torch.channels_last)
     timer = NetworkTimer(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
     g = torch.Generator().manual_seed(1)
@@ -87,7 +86,7 @@ def step_parts(cfg, amp, repeats):
         with runtime.autocast_context(torch.device("cpu"), amp):
             pred, mu, logvar, parts = model(frames, poses, False, with_parts=True)
         loss = cvae_loss(pred, frames[:, 1:], mu, logvar, 1.0, cfg.kl_reduction)["loss"]
-        loss = loss + head_losses(parts, frames, cfg)
+        loss = loss + candidate_loss(parts, frames[:, 1:])
         backward = time.perf_counter()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
@@ -185,7 +184,7 @@ def print_trainings(presets, args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--presets", nargs="+", default=["cpu_pyramid", "cpu_pyramid_v1"])
+    parser.add_argument("--presets", nargs="+", default=["cpu_pyramid", "lab4"])
     parser.add_argument("--amp", choices=("none", "auto"), default="auto",
                         help="auto: also bf16 where the CPU runs it natively; none: fp32 only")
     parser.add_argument("--threads", type=int, default=None)

@@ -29,6 +29,7 @@ def model_config(flags):
         raise UserInputError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")
     config_class = MODELS[arch][0]
     if arch == "pyramid":
+        check_pyramid_frame_size(flags.get("frame_H"), flags.get("frame_W"))
         given = [f"--{key} {flags[key]}" for key, default in TEMPLATE_ONLY.items() if flags.get(key, default) != default]
         if given:
             raise UserInputError(f"{', '.join(given)}: only for --arch template (--arch pyramid has its own init "

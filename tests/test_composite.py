@@ -1,7 +1,6 @@
 """The composite output head of --arch pyramid: warp, selection, start, its loss, diagnostics."""
 import math
 
-import pytest
 import torch
 
 from modules.architectures import build_vae, model_config

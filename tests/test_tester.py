@@ -51,7 +51,7 @@ def run_tester(*args):
 
 def test_submission_from_our_checkpoint_is_the_seeded_rollout(tmp_path):
     truth = make_test_split(tmp_path / "data")
-    model = our_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt", output_mode="residual", init="scaled")
+    model = our_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt", output_mode="anchored")
     run_tester("--DR", tmp_path / "data", "--ckpt_path", tmp_path / "run" / "checkpoints" / "best.pt", "--seed", 3)
 
     csv_path = tmp_path / "run" / "submission.csv"  # default --save_root: the checkpoint's run folder

@@ -15,14 +15,14 @@ from modules.eval.metrics import psnr_per_frame
 from modules.eval.val_psnr import analyse
 from modules.vae import VAE_Model
 
-TINY = dict(**TINY_WIDTHS, output_mode="residual", init="scaled")
+TINY = dict(**TINY_WIDTHS, output_mode="anchored")
 VAL_LEN = 12
 
 
 
 @pytest.fixture
 def run(tmp_path):
-    """A tiny val split (a smooth moving pattern) and a checkpoint of a tiny residual model."""
+    """A tiny val split (a smooth moving pattern) and a checkpoint of a tiny anchored model."""
     ramp = np.linspace(0, 255, 64)
     for t in range(VAL_LEN):
         frame = np.stack([np.tile(np.roll(ramp, 2 * t), (32, 1))] * 3, axis=-1).astype(np.uint8)

@@ -15,6 +15,11 @@ from ..schedules import cosine_lr_factor, partial_for_epoch
 from . import distributed
 
 
+def build_model(cfg):
+    """The model the run's flags describe (a new run; a resumed one takes its checkpoint's config)."""
+    return build_vae(model_config(vars(cfg)))
+
+
 def build_optimizer(model, cfg):
     optim_class = {"Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW}[cfg.optim]
     return optim_class(model.parameters(), lr=cfg.lr)

@@ -16,7 +16,8 @@ from modules.runtime import configure
 @exit_on_user_error
 def main(argv=None):
     cfg = parse_test_args(argv)
-    configure(cfg)
+    settings = configure(cfg.device, cfg.channels_last, cfg.amp)
+    cfg.channels_last, cfg.amp = settings["channels_last"], settings["amp"]
     make_submission(cfg)
 
 

@@ -16,7 +16,8 @@ from modules.train.loop import fit, validate_only
 @exit_on_user_error
 def main(argv=None):
     cfg = parse_train_args(argv)
-    configure(cfg)
+    settings = configure(cfg.device, cfg.channels_last, cfg.amp)
+    cfg.channels_last, cfg.amp = settings["channels_last"], settings["amp"]
     if cfg.test:
         validate_only(cfg)
     else:

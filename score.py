@@ -30,7 +30,7 @@ def load_answer(args):
         return read_video_file(args.answer, args.frames_per_video or VIDEO_LEN,
                                (FRAME_SHAPE[0], args.frame_H, args.frame_W))
     from modules.data.datasets import dataset_root, load_ground_truth
-    root = Path(args.DR) if args.DR else (recorded_dataset(args.submission) or dataset_root(args))
+    root = Path(args.DR) if args.DR else (recorded_dataset(args.submission) or dataset_root())
     print(f"answer: the test ground truth of {root} (test/test_img_gt)"
           + ("" if args.DR else "; pass --DR or --answer to choose another"))
     truth = load_ground_truth(root, args.frame_H, args.frame_W)

@@ -17,7 +17,8 @@ from modules.runtime import configure
 @exit_on_user_error
 def main(argv=None):
     cfg = build_val_psnr_parser().parse_args(argv)
-    configure(cfg)
+    settings = configure(cfg.device, cfg.channels_last, cfg.amp)
+    cfg.channels_last, cfg.amp = settings["channels_last"], settings["amp"]
     val_psnr_report(cfg)
 
 

@@ -1,7 +1,8 @@
 """Where and how the networks run: the device, autocast, and process-wide speed settings (CPU
 threads, denormals, the glibc allocator, cuDNN autotuning).
 
-``configure(cfg)`` is called once by Trainer.py, Tester.py and val_PSNR.py after parsing their flags.
+``configure(device, channels_last, amp)`` is called once by Trainer.py, Tester.py and val_PSNR.py after
+parsing their flags.
 What each setting does and what it was measured to give is in docs/performance.md. Training and
 evaluation both use this module, so it sits beside the core, not under ``train/``.
 """
@@ -171,14 +172,14 @@ def channels_last_for(flag, device_type):
     return device_type == "cpu" if flag is None else bool(flag)
 
 
-def configure(cfg):
-    """Apply the settings for ``cfg.device`` and resolve ``cfg.channels_last`` and ``cfg.amp`` in place."""
-    device_type = "cuda" if use_cuda(cfg.device) else "cpu"
-    cfg.channels_last = channels_last_for(getattr(cfg, "channels_last", None), device_type)
-    cfg.amp = resolve_amp(getattr(cfg, "amp", "none"), device_type)
+def configure(device, channels_last=None, amp="none"):
+    """Apply the process-wide settings for ``device`` (--device); returns them, with the ``channels_last``
+    and ``amp`` flags resolved for it (None: the device's default; auto: bf16 where it is native)."""
+    device_type = "cuda" if use_cuda(device) else "cpu"
     summary = configure_cpu()
     if device_type == "cuda":
         # Fixed shapes: let cuDNN time its algorithms once per shape and keep the fastest.
         torch.backends.cudnn.benchmark = True
-    summary.update(device=device_type, channels_last=cfg.channels_last, amp=cfg.amp)
+    summary.update(device=device_type, channels_last=channels_last_for(channels_last, device_type),
+                   amp=resolve_amp(amp, device_type))
     return summary

@@ -186,8 +186,7 @@ def test_channels_last_default_is_on_for_cpu_only():
     assert runtime.channels_last_for(True, "cuda") and not runtime.channels_last_for(False, "cpu")
     for flags, expected in (([], True), (["--channels_last"], True), (["--no-channels_last"], False)):
         cfg = parse_train_args(["--device", "cpu", *flags])
-        runtime.configure(cfg)
-        assert cfg.channels_last is expected
+        assert runtime.configure(cfg.device, cfg.channels_last, cfg.amp)["channels_last"] is expected
         _, model, *_ = prepare(parse_train_args(["--device", "cpu", *flags, *TINY_WIDTH_FLAGS]))
         assert is_channels_last(model) is expected
 
@@ -218,12 +217,9 @@ def test_amp_auto_is_resolved_by_configure_and_is_the_default_of_training_only(t
     assert runtime.cpu_flags(cpuinfo) == {"fpu", "avx2", "avx512_bf16"}
     assert runtime.cpu_flags(tmp_path / "missing") == set()
     monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2"})
-    cfg = parse_train_args(["--device", "cpu", "--amp", "auto"])
-    assert runtime.configure(cfg)["amp"] == "none" == cfg.amp
+    assert runtime.configure("cpu", None, "auto")["amp"] == "none"
     monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2", "amx_bf16"})
-    cfg = parse_train_args(["--device", "cpu", "--amp", "auto"])
-    runtime.configure(cfg)
-    assert cfg.amp == ("bf16" if torch.backends.mkldnn.is_available() else "none")
+    assert runtime.configure("cpu", None, "auto")["amp"] == ("bf16" if torch.backends.mkldnn.is_available() else "none")
     assert parse_train_args([]).amp == "auto"
     # Evaluation stays fp32: a template checkpoint gives the template's outputs.
     assert parse_test_args([]).amp == "none" and build_val_psnr_parser().parse_args([]).amp == "none"

@@ -249,7 +249,7 @@ def evaluate_checkpoint(ckpt_path, cfg):
     eval_cfg = copy.copy(cfg)  # load_inference_model writes the checkpoint's network flags into it
     eval_cfg.ckpt_path = str(ckpt_path)
     model, device, _ = load_inference_model(eval_cfg)
-    frames, poses = load_val_video(cfg, dataset_root(cfg))
+    frames, poses = load_val_video(dataset_root(cfg.DR), (cfg.frame_H, cfg.frame_W), cfg.val_vi_len)
     result = analyse(model, frames.to(device), poses.to(device), mode="prior", num_samples=1, seed=cfg.seed,
                      amp=cfg.amp)
     summary = summarise(result, mode="prior", num_samples=1, seed=cfg.seed)

@@ -7,31 +7,31 @@ from pathlib import Path
 from ..errors import UserInputError
 
 
-def dataset_root(cfg):
+def dataset_root(DR=None):
     """``--DR``, or the embedded synthetic dataset (generated on first use)."""
-    if cfg.DR:
-        return Path(cfg.DR)
+    if DR:
+        return Path(DR)
     from .synthetic import ensure_synthetic_dataset
     return ensure_synthetic_dataset()
 
 
-def load_datasets(cfg, root):
-    """(train, val) Dataset_Dance of ``root``: training clips of ``train_vi_len`` and the validation video."""
+def load_datasets(root, frame_size, train_vi_len, val_vi_len, anchor_gap=0):
+    """(train, val) Dataset_Dance of ``root`` at ``frame_size`` (H, W): training clips of ``train_vi_len``
+    whose frame 0 may lie up to ``anchor_gap`` frames earlier, and the validation video."""
     from dataloader import Dataset_Dance
-    size = dict(frame_H=cfg.frame_H, frame_W=cfg.frame_W)
-    train = Dataset_Dance(root, mode="train", video_len=cfg.train_vi_len, partial=1.0,
-                          max_anchor_gap=getattr(cfg, "anchor_gap", 0), **size)
-    return train, load_val_set(cfg, root)
+    train = Dataset_Dance(root, mode="train", video_len=train_vi_len, frame_H=frame_size[0], frame_W=frame_size[1],
+                          max_anchor_gap=anchor_gap)
+    return train, load_val_set(root, frame_size, val_vi_len)
 
 
-def load_val_set(cfg, root):
+def load_val_set(root, frame_size, val_vi_len):
     from dataloader import Dataset_Dance
-    return Dataset_Dance(root, mode="val", video_len=cfg.val_vi_len, frame_H=cfg.frame_H, frame_W=cfg.frame_W)
+    return Dataset_Dance(root, mode="val", video_len=val_vi_len, frame_H=frame_size[0], frame_W=frame_size[1])
 
 
-def load_val_video(cfg, root):
+def load_val_video(root, frame_size, val_vi_len):
     """The validation video of ``root``: (frames, poses), each (val_vi_len, 3, H, W) in [0, 1]."""
-    return load_val_set(cfg, root)[0]
+    return load_val_set(root, frame_size, val_vi_len)[0]
 
 
 def load_test_set(root, frame_H, frame_W, frames_per_video):

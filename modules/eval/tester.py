@@ -27,7 +27,7 @@ def make_submission(cfg):
     print(describe_model(cfg, ckpt))
     out = prepare_output_dir(cfg.save_root, cfg.ckpt_path, SUMMARY_NAME, writes=("submission", "test_summary",
                                                                                "pred_seq*"))
-    root = dataset_root(cfg)
+    root = dataset_root(cfg.DR)
     names, first_frames, poses = load_test_set(root, cfg.frame_H, cfg.frame_W, cfg.test_vi_len)
     print(f"{len(names)} test videos ({', '.join(names)}) x {poses.shape[1]} frames from {root}")
 

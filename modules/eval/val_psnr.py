@@ -165,8 +165,8 @@ def val_psnr_report(cfg):
     print(describe_model(cfg, ckpt))
     label = run_label(cfg.mode, cfg.num_samples)
     out = prepare_output_dir(cfg.save_root, cfg.ckpt_path, f"val_psnr_{label}.json", writes=(f"val_psnr_{label}",))
-    root = dataset_root(cfg)
-    frames, poses = load_val_video(cfg, root)
+    root = dataset_root(cfg.DR)
+    frames, poses = load_val_video(root, (cfg.frame_H, cfg.frame_W), cfg.val_vi_len)
     try:
         result = analyse(model, frames.to(device), poses.to(device), mode=cfg.mode, num_samples=cfg.num_samples,
                          seed=cfg.seed, amp=cfg.amp, source=cfg.ckpt_path)

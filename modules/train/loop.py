@@ -163,13 +163,14 @@ def run_folder_of(cfg):
 
 def _train(cfg, main):
     with distributed.main_process_first():  # the synthetic dataset is generated once
-        root = dataset_root(cfg)
+        root = dataset_root(cfg.DR)
     run = Run(cfg.save_root, create=main)
     device, model, optimizer, scheduler, start_epoch, best_psnr = prepare(cfg)
     if main:
         best_psnr = check_best_checkpoint(run, best_psnr)
     with distributed.main_process_first():  # rank 0 writes the frame cache, the others read it
-        train_set, val_set = load_datasets(cfg, root)
+        train_set, val_set = load_datasets(root, (cfg.frame_H, cfg.frame_W), cfg.train_vi_len,
+                                             cfg.val_vi_len, cfg.anchor_gap)
     if main:
         val_frames, val_poses = (x.to(device) for x in val_set[0])
     log = open_log(cfg, run.root / LOG_DIR, start_epoch, main)
@@ -297,9 +298,9 @@ def validate_only(cfg):
     """``--test``: roll out the validation video with the ``--ckpt_path`` model and report PSNR."""
     if not cfg.ckpt_path:
         raise UserInputError("--test needs --ckpt_path")
-    root = dataset_root(cfg)
+    root = dataset_root(cfg.DR)
     device, model, *_ = prepare(cfg)
-    frames, poses = (x.to(device) for x in load_val_video(cfg, root))
+    frames, poses = (x.to(device) for x in load_val_video(root, (cfg.frame_H, cfg.frame_W), cfg.val_vi_len))
     val = validate(model, frames, poses, seed=cfg.seed, amp=cfg.amp)
     require_finite(val["video"], cfg.ckpt_path, model)
     print(f"validation: PSNR {val['val_psnr']:.2f} dB (moving {val['val_moving_psnr']:.2f} dB, vacated "

@@ -273,9 +273,54 @@ def parse_with_preset(parser, argv=None):
     return parser.parse_args(argv)
 
 
+def given_flags(build_parser, argv=None):
+    """The flags (dest names) ``argv`` sets: typed, or set by its ``--preset``."""
+    probe = build_parser()
+    for action in probe._actions:  # a default of SUPPRESS leaves a flag not given out of the namespace
+        action.default = argparse.SUPPRESS
+    given = vars(probe.parse_known_args(argv)[0])
+    return sorted(set(given) | set(PRESETS.get(given.get("preset"), {})))
+
+
 def parse_train_args(argv=None):
-    """Parse Trainer.py's flags."""
-    return parse_with_preset(build_train_parser(), argv)
+    """Parse Trainer.py's flags; ``given_flags`` lists those the command line set (for a resume)."""
+    cfg = parse_with_preset(build_train_parser(), argv)
+    cfg.given_flags = given_flags(build_train_parser, argv)
+    return cfg
+
+
+# Flags that say where and how a run executes, not what it trains: a resumed run takes them from its own
+# command line (and their defaults), every other flag from its checkpoint unless given.
+RUNTIME_FLAGS = ("ckpt_path", "save_root", "device", "gpu", "num_workers", "test", "overwrite", "tensorboard",
+                 "amp", "channels_last", "ddp_timeout", "given_flags")
+# Flags a resume cannot change, whatever is given: the network and the optimiser's state (notes say so).
+FIXED_ON_RESUME = (*MODEL_KEYS, "optim", "lr", "milestones")
+
+
+def resume_recipe(cfg, stored):
+    """Give ``cfg`` the recipe of the run a checkpoint stores (``stored``: its config dict): every flag the
+    command line did not set takes the run's value, so ``--ckpt_path`` alone goes on with the run as it
+    was. Returns ``--flag value (the run: x)`` for each flag given another value than the run's.
+
+    ``cfg.given_flags`` (parse_train_args) names the flags given; a Namespace built otherwise counts
+    those that differ from the defaults."""
+    given = getattr(cfg, "given_flags", None)
+    if given is None:
+        defaults = vars(build_train_parser().parse_args([]))
+        given = [key for key, value in vars(cfg).items() if value != defaults.get(key, value)]
+    changed = []
+    for key, value in stored.items():
+        if key in RUNTIME_FLAGS or not hasattr(cfg, key):
+            continue
+        if key not in given:
+            setattr(cfg, key, value)
+        elif getattr(cfg, key) != value and key not in FIXED_ON_RESUME:
+            changed.append(f"--{key} {_shown(getattr(cfg, key))} (the run: {_shown(value)})")
+    return changed
+
+
+def _shown(value):
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def take_model_flags(cfg, stored):
@@ -292,11 +337,14 @@ def take_model_flags(cfg, stored):
 
 
 def overridden_flags(cfg, stored, keys):
-    """``--flag value`` for each of ``keys`` that was given a value other than its default (on the command
-    line or by a preset) which the ``stored`` config of a checkpoint replaces."""
+    """``--flag value`` for each of ``keys`` given (on the command line or by a preset; see
+    ``given_flags``, else: set to another value than its default) a value other than the one the
+    ``stored`` config of a checkpoint replaces it with."""
+    given = getattr(cfg, "given_flags", None)
     defaults = vars(build_train_parser().parse_args([]))
-    return [f"--{key} {getattr(cfg, key)}" for key in keys
-            if key in stored and getattr(cfg, key, None) not in (stored[key], defaults.get(key))]
+    return [f"--{key} {_shown(getattr(cfg, key))}" for key in keys
+            if key in stored and getattr(cfg, key, None) != stored[key]
+            and (key in given if given is not None else getattr(cfg, key, None) != defaults.get(key))]
 
 
 # -- Tester.py and val_PSNR.py -----------------------------------------------------------------------
@@ -324,7 +372,9 @@ def build_test_parser():
 
 def parse_test_args(argv=None):
     """Parse Tester.py's flags (``--preset`` values apply as defaults, as in Trainer.py)."""
-    return parse_with_preset(build_test_parser(), argv)
+    cfg = parse_with_preset(build_test_parser(), argv)
+    cfg.given_flags = given_flags(build_test_parser, argv)
+    return cfg
 
 
 def build_val_psnr_parser():

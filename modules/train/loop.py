@@ -31,7 +31,8 @@ from .plots import plot_training_curves
 from .report import next_steps, start_message
 from .runfolder import claimed_run_folder, resume_folder
 from .runlog import COLUMNS, Run, append_metrics, default_save_root
-from .setup import batch_lr, make_grad_scaler, prepare, seed_epoch, train_loader_for_epoch, training_state
+from .setup import (batch_lr, make_grad_scaler, prepare, resume_with_the_runs_flags, seed_epoch,
+                    train_loader_for_epoch, training_state)
 from .tensorboard import LOG_DIR, NoLog, check_requested, open_log
 
 
@@ -123,6 +124,7 @@ def fit(cfg):
 
     Under torchrun every process runs this; see :func:`_fit_in_process_group`.
     """
+    resume_with_the_runs_flags(cfg)
     distributed.check_launch(cfg.gpu)
     check_requested(cfg)  # before the dataset is generated or decoded
     with distributed.process_group(cfg.device, cfg.ddp_timeout):
@@ -298,6 +300,7 @@ def validate_only(cfg):
     """``--test``: roll out the validation video with the ``--ckpt_path`` model and report PSNR."""
     if not cfg.ckpt_path:
         raise UserInputError("--test needs --ckpt_path")
+    resume_with_the_runs_flags(cfg)
     root = dataset_root(cfg.DR)
     device, model, *_ = prepare(cfg)
     frames, poses = (x.to(device) for x in load_val_video(root, (cfg.frame_H, cfg.frame_W), cfg.val_vi_len))

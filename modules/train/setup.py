@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from ..architectures import build_vae, checkpoint_model_config, config_dict, model_config
 from ..checkpoint import load_checkpoint, load_model_weights, rng_state, set_rng_state
-from ..config import overridden_flags, take_model_flags
+from ..config import overridden_flags, resume_recipe, take_model_flags
 from ..errors import UserInputError
 from ..runtime import channels_last_for, resolve_device
 from ..schedules import cosine_lr_factor, partial_for_epoch
@@ -121,6 +121,20 @@ def _note_restored_flags(cfg, stored):
         kept = " ".join(f"--{key} {stored[key]}" for key in RESTORED if key in stored)
         print(f"note: {' '.join(ignored)} ignored: resuming restores the checkpoint's optimiser and LR schedule "
               f"({kept}); to change them, start a new run")
+    for key in RESTORED:
+        if key in stored:
+            setattr(cfg, key, stored[key])
+
+
+def resume_with_the_runs_flags(cfg):
+    """With --ckpt_path: every flag not given takes the value the checkpoint's run had (so a resume goes on
+    with its recipe), and a line says which given flags differ from the run's. A template checkpoint
+    stores no flags: nothing changes."""
+    if not cfg.ckpt_path:
+        return
+    changed = resume_recipe(cfg, load_checkpoint(cfg.ckpt_path).get("config") or {})
+    if changed and distributed.is_main_process():
+        print(f"note: resuming with the run's own flags, except: {', '.join(changed)}")
 
 
 def schedule_length(cfg, stored):

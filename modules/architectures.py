@@ -18,7 +18,7 @@ RETIRED_AT = "fcccd1a"
 # Flags of the template networks that PyramidVAE has no use for, with their template defaults.
 TEMPLATE_ONLY = {"fix_leaky_relu": False, "output_mode": "template"}
 # Widths a config may ask for: beyond this the model would not fit any machine's memory.
-MAX_WIDTH = 4096
+MAX_WIDTH = 1024
 
 
 def model_config(flags):

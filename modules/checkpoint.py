@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from .architectures import RETIRED_AT
 from .errors import UserInputError, require_file
 from .io import save_torch
 
@@ -38,12 +39,32 @@ def load_checkpoint(path):
     if not isinstance(ckpt, dict):
         raise UserInputError(f"checkpoint {path} is not a dict of state (got {type(ckpt).__name__})")
     if ckpt.get("format") == FORMAT:
-        return ckpt
+        return _checked(ckpt, path, {"model": "model", "epoch": "epoch"})
     if "state_dict" in ckpt:
-        return {"model": ckpt["state_dict"], "epoch": int(ckpt.get("last_epoch", 0)), "config": {},
-                "template": True}
+        ckpt = _checked({"last_epoch": 0, **ckpt}, path, {"model": "state_dict", "epoch": "last_epoch"})
+        return {"model": ckpt["state_dict"], "epoch": ckpt["last_epoch"], "config": {}, "template": True}
     raise UserInputError(f"checkpoint {path} is neither this repo's format nor the course template's "
                          f"(keys: {sorted(ckpt)[:8]})")
+
+
+def _checked(ckpt, path, keys):
+    """``ckpt`` after checking, as data, what the code reads of it (``keys``: where its weights and its
+    next epoch are): a dict of tensors, an epoch count >= 0, a finite-or-(-inf) best PSNR, dicts of config."""
+    def refuse(what):
+        raise UserInputError(f"checkpoint {path} is not usable: {what}")
+    weights = ckpt.get(keys["model"])
+    if not isinstance(weights, dict) or not all(torch.is_tensor(v) for v in weights.values()):
+        refuse(f"its {keys['model']!r} entry is missing or not a dict of tensors")
+    epoch = ckpt.get(keys["epoch"])
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        refuse(f"its {keys['epoch']!r} entry is {epoch!r}, not a count of epochs (an integer >= 0)")
+    best = ckpt.get("best_psnr", 0.0)
+    if isinstance(best, bool) or not isinstance(best, (int, float)) or best != best:
+        refuse(f"its best_psnr is {best!r}, not a number")
+    for key in ("config", "model_config"):
+        if not isinstance(ckpt.get(key, {}), dict):
+            refuse(f"its {key} is not a dict")
+    return ckpt
 
 
 # -- files that are not tensors-only checkpoints ----------------------------------------------------
@@ -171,7 +192,11 @@ def load_model_weights(model, state_dict, path="checkpoint", from_flags=True):
 
 
 def _mismatch_advice(state_dict, own, from_flags):
-    """What to do about weights that do not fit: the --arch first, then the widths."""
+    """What to do about weights that do not fit: a retired variant's, the --arch, then the widths."""
+    retired = retired_weights(state_dict)
+    if retired:
+        return (f"the weights are those of a retired pyramid variant ({retired}): load them with the repo at "
+                f"commit {RETIRED_AT} (git checkout {RETIRED_AT}), or train anew")
     stored, built = arch_of_weights(state_dict), arch_of_weights(own)
     if stored and built and stored != built:
         if from_flags:
@@ -185,6 +210,16 @@ def _mismatch_advice(state_dict, own, from_flags):
         return ("its stored config does not match its weights (widths "
                 f"{' '.join(f'--{k} {v}' for k, v in widths.items())}): the file is inconsistent (edited?)")
     return "the widths must match: check --arch --F_dim --L_dim --N_dim --D_out_dim"
+
+
+def retired_weights(state_dict):
+    """The flags of the retired pyramid variant whose weights these are (None for today's models)."""
+    retired = []
+    if "Generator.head.weight" in state_dict and arch_of_weights(state_dict) == "pyramid":
+        retired.append("--output_head anchored")
+    if any(key.startswith("Decoder_Fusion.attention.") for key in state_dict):
+        retired.append("--anchor_attention")
+    return " ".join(retired) or None
 
 
 def arch_of_weights(state_dict):

@@ -8,6 +8,8 @@ reads files (``experiments.py --plot_only``, ``score.py --answer``) starts witho
 """
 import argparse
 import math
+import os
+import sys
 from pathlib import Path
 
 from .schedules import KL_ANNEAL_TYPES, LR_SCHEDULES
@@ -77,25 +79,57 @@ def _number(text, kind):
     return value
 
 
-def _int_at_least(minimum, why=""):
-    """An argparse type: an integer >= ``minimum`` (``why`` says what needs it)."""
+def _int_at_least(minimum, why="", maximum=None, too_big=""):
+    """An argparse type: an integer >= ``minimum`` (``why`` says what needs it) and, with ``maximum``,
+    <= it (``too_big`` says why)."""
     def parse(text):
         value = _number(text, int)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}{why}, got {text}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be an integer <= {maximum}{too_big}, got {text}")
         return value
     parse.__name__ = f"integer >= {minimum}"
     return parse
 
 
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
+# Bounds a machine can serve: wider networks or larger frames would not fit any memory (a run at the
+# course's 32x64 and widths of 128 needs ~4 GB); counts beyond them are typos.
+MAX_WIDTH = 1024  # modules.architectures checks stored configs against the same bound
+MAX_FRAME_SIDE = 2048
+MAX_COUNT = 10 ** 9
+_positive_int = _int_at_least(1, maximum=MAX_COUNT)
+_non_negative_int = _int_at_least(0, maximum=MAX_COUNT)
+_width = _int_at_least(1, maximum=MAX_WIDTH, too_big=" (the model would not fit in memory)")
 # A clip is a first frame and at least one predicted frame.
-_clip_len = _int_at_least(2, " (a first frame and at least one frame to predict)")
+_clip_len = _int_at_least(2, " (a first frame and at least one frame to predict)", MAX_COUNT)
 # The networks' reflection padding of 3 needs at least 4 pixels per side.
-_frame_side = _int_at_least(4, " (the networks pad by 3 pixels)")
+_frame_side = _int_at_least(4, " (the networks pad by 3 pixels)", MAX_FRAME_SIDE,
+                            " (the frames are resized to this; the course's model runs at 32x64)")
 # Gaussian_Predictor has N_dim // 4 channels.
-_latent_dim = _int_at_least(4, " (Gaussian_Predictor has N_dim // 4 channels)")
+_latent_dim = _int_at_least(4, " (Gaussian_Predictor has N_dim // 4 channels)", MAX_WIDTH,
+                            " (the model would not fit in memory)")
+# torch seeds its generators with a 64-bit integer.
+_seed = _int_at_least(0, " (a seed)", 2 ** 63 - 1, " (torch seeds with 64 bits)")
+# Below this a torchrun rank gives up before its peers have even connected and decoded their data.
+MIN_DDP_TIMEOUT_S = 30.0
+
+
+def _num_workers(text):
+    """--num_workers, at most the CPUs this process may use (more only fork processes that wait)."""
+    value = _int_at_least(0)(text)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if value > cpus:
+        print(f"note: --num_workers {value} lowered to {cpus}, the CPUs this process may use", file=sys.stderr)
+    return min(value, cpus)
+
+
+def _ddp_timeout(text):
+    value = _number(text, float)
+    if value < MIN_DDP_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"must be >= {MIN_DDP_TIMEOUT_S:.0f} seconds (the ranks need that long to "
+                                         f"connect and read their data), got {text}")
+    return value
 
 
 def _positive(text):
@@ -135,6 +169,8 @@ def _frame_size(text):
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected HxW such as 128x256, got {text!r}") from None
+    if not (1 <= h <= MAX_FRAME_SIDE and 1 <= w <= MAX_FRAME_SIDE):
+        raise argparse.ArgumentTypeError(f"each side must be in [1, {MAX_FRAME_SIDE}], got {text}")
     return h, w
 
 
@@ -159,11 +195,11 @@ def add_data_args(parser):
     group.add_argument("--save_root", type=str, default=None,
                        help="output folder (Trainer.py default: runs/<date-time>; Tester.py and val_PSNR.py: "
                             "the checkpoint's run folder)")
-    group.add_argument("--num_workers", type=_non_negative_int, default=None,
+    group.add_argument("--num_workers", type=_num_workers, default=None,
                        help="DataLoader worker processes (default: 0, as the frames are already in memory; the "
                             "template's default was 4)")
     add_clip_args(group)
-    group.add_argument("--seed", type=_any_int, default=0, help="seeds data order, latents and coins")
+    group.add_argument("--seed", type=_seed, default=0, help="seeds data order, latents and coins")
 
 
 def add_model_args(parser):
@@ -172,10 +208,10 @@ def add_model_args(parser):
                        help="template: the course's full-resolution networks; pyramid: multi-scale networks "
                             "that decode every frame from the first frame, its pose and pose t, through a "
                             "selection among frame 0, frame 0 warped and a generated image")
-    group.add_argument("--F_dim", type=_positive_int, default=128)
-    group.add_argument("--L_dim", type=_positive_int, default=32)
+    group.add_argument("--F_dim", type=_width, default=128)
+    group.add_argument("--L_dim", type=_width, default=32)
     group.add_argument("--N_dim", type=_latent_dim, default=12)
-    group.add_argument("--D_out_dim", type=_positive_int, default=192)
+    group.add_argument("--D_out_dim", type=_width, default=192)
     group.add_argument("--fix_leaky_relu", action="store_true",
                        help="use LeakyReLU(0.01) where the template's nn.LeakyReLU(True) is the identity")
     group.add_argument("--output_mode", choices=OUTPUT_MODES, default="template",
@@ -194,7 +230,7 @@ def add_runtime_args(parser):
                        help="falls back to cpu with a warning when CUDA is not available")
     group.add_argument("--gpu", type=_positive_int, default=1, help="number of GPUs (>1: launch with torchrun)")
     group.add_argument("--ckpt_path", type=str, default=None)
-    group.add_argument("--ddp_timeout", type=_positive, default=DDP_TIMEOUT_S, metavar="SECONDS",
+    group.add_argument("--ddp_timeout", type=_ddp_timeout, default=DDP_TIMEOUT_S, metavar="SECONDS",
                        help="under torchrun: how long a rank waits for a frozen peer before the run stops")
 
 
@@ -482,7 +518,7 @@ def build_experiments_parser(description=None):
     parser.add_argument("--out", default=DEFAULT_EXPERIMENT_OUT, help="experiment folder (default: %(default)s)")
     parser.add_argument("--preset", default=DEFAULT_EXPERIMENT_PRESET,
                         help="Trainer.py preset of every run, or 'none' (default: %(default)s)")
-    parser.add_argument("--seed", type=_any_int, default=0, help="seed of every run (default: %(default)s)")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of every run (default: %(default)s)")
     parser.add_argument("--setting", action="append", default=[], metavar='NAME="--flag value ..."',
                         help="add (or replace) a run: Trainer flags on top of the base flags; repeatable")
     parser.add_argument("--config", action="append", default=[], metavar="FILE.json",

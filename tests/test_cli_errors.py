@@ -1,5 +1,6 @@
 """Every CLI, run in-process through its main(argv): bad input exits 2 with one ``error:`` line, Ctrl-C 130,
 and nothing that is not valid is written or reported as valid."""
+import os
 import re
 import shutil
 
@@ -14,6 +15,7 @@ import Trainer
 import val_PSNR
 from conftest import TINY_WIDTH_FLAGS, TINY_WIDTHS
 from modules.checkpoint import save_checkpoint
+from modules.config import parse_train_args
 from modules.eval.submission import write_submission
 from modules.vae import VAE_Model
 from test_tester import make_test_split
@@ -42,6 +44,11 @@ def expect_exit(cli, argv, capsys, code=2):
     (["--lr", "-1"], "--lr: must be > 0"),
     (["--lr", "nan"], "--lr: must be a finite number"),
     (["--num_workers", "-1"], "--num_workers: must be an integer >= 0"),
+    (["--seed", "100000000000000000000"], "--seed: must be an integer <= 9223372036854775807 (torch seeds with 64"),
+    (["--F_dim", "200000"], "--F_dim: must be an integer <= 1024 (the model would not fit in memory)"),
+    (["--frame_H", "99999999999999999999"], "--frame_H: must be an integer <= 2048"),
+    (["--ddp_timeout", "0.001"], "--ddp_timeout: must be >= 30 seconds"),
+    (["--num_epoch", "99999999999999999999"], "--num_epoch: must be an integer <= 1000000000"),
     (["--N_dim", "3"], "--N_dim: must be an integer >= 4"),
     (["--frame_H", "3", "--frame_W", "5"], "--frame_H: must be an integer >= 4"),
     (["--tfr", "2"], "--tfr: must be in \\[0, 1\\]"),
@@ -139,3 +146,15 @@ def test_the_finite_check_tells_broken_weights_from_an_overflowing_rollout():
     from modules.eval.rollout import require_finite
     with pytest.raises(UserInputError, match="rollout itself overflowed"):
         require_finite(torch.tensor([float("inf")]), "x.pt", VAE_Model(**TINY_WIDTHS))
+
+
+def test_num_workers_beyond_the_cpus_are_lowered_with_a_note(capsys):
+    cpus = len(os.sched_getaffinity(0))
+    assert parse_train_args(["--num_workers", "99999999999999999999"]).num_workers == cpus
+    assert f"--num_workers 99999999999999999999 lowered to {cpus}" in capsys.readouterr().err
+    assert parse_train_args(["--num_workers", "0"]).num_workers == 0
+
+
+def test_the_width_bound_of_the_flags_is_the_stored_configs():
+    from modules import architectures, config
+    assert architectures.MAX_WIDTH == config.MAX_WIDTH

@@ -1,9 +1,10 @@
 """Model configs: built from flags in one place, stored in checkpoints, read back; retired variants refused."""
 import pytest
+import torch
 
 import Tester
 from modules.architectures import RETIRED_AT, build_vae, checkpoint_model_config, config_dict, model_config
-from modules.checkpoint import save_checkpoint
+from modules.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
 from modules.config import parse_train_args
 from modules.errors import UserInputError
 from modules.pyramid import PyramidConfig, PyramidVAE
@@ -24,7 +25,7 @@ def test_flags_give_the_models_own_config_and_it_round_trips_as_a_dict():
 
 @pytest.mark.parametrize("flags, message", [
     ({"arch": "evil"}, "unknown arch 'evil': choose one of template, pyramid"),
-    ({**PYRAMID, "F_dim": 200000}, "F_dim=200000 is not valid for --arch pyramid .expected an integer in .1, 4096.."),
+    ({**PYRAMID, "F_dim": 200000}, "F_dim=200000 is not valid for --arch pyramid .expected an integer in .1, 1024.."),
     ({**PYRAMID, "N_dim": "8"}, "N_dim='8' is not valid"),
     ({"output_mode": "nonsense"}, "output_mode='nonsense' is not valid for --arch template .expected one of"),
     ({"fix_leaky_relu": 1}, "fix_leaky_relu=1 is not valid"),
@@ -74,3 +75,29 @@ def test_model_modules_never_read_the_clis_config():
         module = importlib.import_module(f"modules.{name}")
         source = open(module.__file__).read()
         assert "from .config" not in source and "import config" not in source, name
+
+
+@pytest.mark.parametrize("state, message", [
+    ({"epoch": 1}, "its 'model' entry is missing or not a dict of tensors"),
+    ({"model": {"w": 1}, "epoch": 0}, "its .model. entry is missing or not a dict of tensors"),
+    ({"model": {}, "epoch": "abc"}, "its 'epoch' entry is 'abc', not a count of epochs"),
+    ({"model": {}, "epoch": -5}, "its 'epoch' entry is -5, not a count of epochs"),
+    ({"model": {}, "epoch": 2, "best_psnr": "high"}, "its best_psnr is 'high', not a number"),
+    ({"model": {}, "epoch": 2, "config": [1]}, "its config is not a dict"),
+])
+def test_checkpoint_contents_are_checked_as_data_before_use(tmp_path, state, message):
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, state)
+    with pytest.raises(UserInputError, match=f"checkpoint .*c.pt is not usable: {message}"):
+        load_checkpoint(path)
+    torch.save({"state_dict": {}, "last_epoch": -1}, path)  # the course template's format too
+    with pytest.raises(UserInputError, match="'last_epoch' entry is -1"):
+        load_checkpoint(path)
+
+
+def test_weights_of_a_retired_head_are_named_as_such():
+    model = PyramidVAE(**{k: v for k, v in PYRAMID.items() if k != "arch"})
+    weights = {k: v for k, v in model.state_dict().items() if not k.startswith("Generator.head.")}
+    weights.update({"Generator.head.weight": torch.zeros(3, 4, 3, 3), "Generator.head.bias": torch.zeros(3)})
+    with pytest.raises(UserInputError, match=f"a retired pyramid variant .--output_head anchored.: .* {RETIRED_AT}"):
+        load_model_weights(model, weights, "old.ckpt")

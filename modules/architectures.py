@@ -15,7 +15,8 @@ MODELS = {"template": (TemplateConfig, VAE_Model), "pyramid": (PyramidConfig, Py
 ARCHS = tuple(MODELS)
 # The last commit whose code builds the model variants retired since (see retired_variant).
 RETIRED_AT = "fcccd1a"
-# Flags of the template networks that PyramidVAE has no use for, with their template defaults.
+# Flags of the template networks that PyramidVAE has no use for, with their template defaults
+# (modules.config.check_flags_fit refuses them on the command line, naming a preset that set them).
 TEMPLATE_ONLY = {"fix_leaky_relu": False, "output_mode": "template"}
 # Widths a config may ask for: beyond this the model would not fit any machine's memory.
 MAX_WIDTH = 1024

@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from .errors import UserInputError
 from .schedules import KL_ANNEAL_TYPES, LR_SCHEDULES
 
 # The course's fixed sizes: frames are 3 x FRAME_H x FRAME_W, validation and test videos VIDEO_LEN
@@ -353,6 +354,44 @@ def resume_recipe(cfg, stored):
         elif getattr(cfg, key) != value and key not in FIXED_ON_RESUME:
             changed.append(f"--{key} {_shown(getattr(cfg, key))} (the run: {_shown(value)})")
     return changed
+
+
+# Flags of the template networks that --arch pyramid has no use for, with their defaults.
+TEMPLATE_ONLY = {"fix_leaky_relu": False, "output_mode": "template"}
+
+
+def _was_given(cfg, key, default):
+    """Whether ``key`` was set (on the command line or by the preset; without ``given_flags``: off its default)."""
+    given = getattr(cfg, "given_flags", None)
+    return key in given if given is not None else getattr(cfg, key) != default
+
+
+def _source(cfg, keys):
+    """'' or ' (set by --preset P)' when the preset gave all of ``keys`` their values."""
+    preset = PRESETS.get(getattr(cfg, "preset", None) or "", {})
+    by_preset = all(key in preset and preset[key] == getattr(cfg, key) for key in keys)
+    return f" (set by --preset {cfg.preset})" if keys and by_preset else ""
+
+
+def check_flags_fit(cfg):
+    """Refuse flags the chosen --arch cannot use (naming the preset that set them), and name those that
+    change nothing in the chosen configuration. Called once for a new run, before any data is read."""
+    defaults = vars(build_train_parser().parse_args([]))
+    if cfg.arch == "pyramid":
+        keys = [key for key, default in TEMPLATE_ONLY.items() if getattr(cfg, key) != default]
+        if keys:
+            flags = ", ".join(f"--{key} {getattr(cfg, key)}" for key in keys)
+            raise UserInputError(f"{flags}{_source(cfg, keys)}: only for --arch template (--arch pyramid has "
+                                 "its own init and output head)")
+    unused = {"lr_warmup": cfg.lr_schedule != "cosine", "milestones": cfg.lr_schedule == "cosine",
+              "tfr": cfg.arch == "pyramid", "tfr_sde": cfg.arch == "pyramid", "tfr_d_step": cfg.arch == "pyramid"}
+    why = {"lr_warmup": "only for --lr_schedule cosine", "milestones": "--lr_schedule cosine sets the lr",
+           "tfr": "--arch pyramid decodes every frame from frame 0", "tfr_sde": "", "tfr_d_step": ""}
+    for key, idle in unused.items():
+        typed = _was_given(cfg, key, defaults[key]) and not _source(cfg, [key])
+        if idle and typed and getattr(cfg, key) != defaults[key]:
+            print(f"note: --{key} {_shown(getattr(cfg, key))} changes nothing here"
+                  + (f": {why[key]}" if why[key] else " (teacher forcing: --arch pyramid has none)"))
 
 
 def _shown(value):

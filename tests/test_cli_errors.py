@@ -16,6 +16,7 @@ import val_PSNR
 from conftest import TINY_WIDTH_FLAGS, TINY_WIDTHS
 from modules.checkpoint import save_checkpoint
 from modules.config import parse_train_args
+from modules.errors import UserInputError
 from modules.eval.submission import write_submission
 from modules.vae import VAE_Model
 from test_tester import make_test_split
@@ -158,3 +159,27 @@ def test_num_workers_beyond_the_cpus_are_lowered_with_a_note(capsys):
 def test_the_width_bound_of_the_flags_is_the_stored_configs():
     from modules import architectures, config
     assert architectures.MAX_WIDTH == config.MAX_WIDTH
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--preset", "cpu_quick", "--arch", "pyramid"],
+     r"--fix_leaky_relu True, --output_mode anchored \(set by --preset cpu_quick\): only for --arch template"),
+    (["--arch", "pyramid", "--output_mode", "anchored"], r"--output_mode anchored: only for --arch template"),
+    (["--lr_schedule", "cosine", "--lr_warmup", "1e20", "--num_epoch", "2"],
+     r"--lr_warmup 1e\+20 epochs covers the whole 2-epoch schedule"),
+])
+def test_flags_the_run_cannot_use_are_refused_before_any_data(flags, message, tmp_path):
+    from modules.train.setup import prepare
+    with pytest.raises(UserInputError, match=message):
+        prepare(parse_train_args([*flags, "--device", "cpu", *TINY_WIDTH_FLAGS]))
+
+
+def test_flags_that_change_nothing_are_named(capsys):
+    from modules.config import check_flags_fit
+    check_flags_fit(parse_train_args(["--lr_warmup", "3", "--tfr", "0.5"]))
+    check_flags_fit(parse_train_args(["--preset", "cpu_pyramid", "--milestones", "1", "--tfr", "0.5"]))
+    check_flags_fit(parse_train_args(["--preset", "cpu_pyramid"]))  # its own values: nothing to say
+    assert capsys.readouterr().out.splitlines() == [
+        "note: --lr_warmup 3.0 changes nothing here: only for --lr_schedule cosine",
+        "note: --milestones 1 changes nothing here: --lr_schedule cosine sets the lr",
+        "note: --tfr 0.5 changes nothing here: --arch pyramid decodes every frame from frame 0"]

@@ -124,6 +124,25 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_dataset, 
     assert len(read_metrics(tmp_path / "nan" / "metrics.csv")) == 1
 
 
+def test_a_non_finite_validation_rollout_stops_the_run_and_keeps_the_last_good_checkpoint(
+        tiny_dataset, tmp_path, monkeypatch, no_curves, capsys):
+    real_validate = training.validate
+    calls = []
+
+    def nan_in_epoch_two(*args, **kwargs):
+        calls.append(1)
+        val = real_validate(*args, **kwargs)
+        return {**val, "val_psnr": float("nan")} if len(calls) == 2 else val
+
+    monkeypatch.setattr(training, "validate", nan_in_epoch_two)
+    with pytest.raises(SystemExit) as exit_info:
+        Trainer.main(["--DR", str(tiny_dataset), "--save_root", str(tmp_path / "nan"), *TINY_FLAGS, "--num_epoch", "3"])
+    assert exit_info.value.code == 2
+    assert "the validation rollout is not finite (val PSNR nan) in epoch 2: training stopped" in capsys.readouterr().err
+    assert load_checkpoint(tmp_path / "nan" / "checkpoints" / "last.pt")["epoch"] == 1
+    assert load_checkpoint(tmp_path / "nan" / "checkpoints" / "best.pt")["epoch"] == 1
+
+
 def test_ctrl_c_writes_a_resumable_checkpoint(tiny_dataset, tmp_path, monkeypatch):
     real_epoch = training.train_one_epoch
 

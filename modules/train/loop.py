@@ -37,7 +37,7 @@ from .tensorboard import LOG_DIR, NoLog, check_requested, open_log
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss or the validation rollout became NaN or infinite."""
 
 
 # -- one epoch of training, one validation rollout -------------------------------------------------
@@ -196,6 +196,8 @@ def _train(cfg, main):
             scheduler.step()
             if main:
                 val = validate(model, val_frames, val_poses, seed=cfg.seed, amp=cfg.amp) if validates(cfg, epoch) else {}
+                if val and not math.isfinite(val["val_psnr"]):
+                    raise NonFiniteLossError(f"the validation rollout is not finite (val PSNR {val['val_psnr']})")
                 row = {"epoch": epoch, "lr": lr, "beta": beta, "tfr": tfr, **stats,
                        **{k: v for k, v in val.items() if k in COLUMNS}, "seconds": time.perf_counter() - started}
                 best_psnr = record_epoch(run, cfg, row, val, val_frames, val_poses, best_psnr,

@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from ..architectures import build_vae, checkpoint_model_config, config_dict, model_config
 from ..checkpoint import load_checkpoint, load_model_weights, rng_state, set_rng_state
-from ..config import overridden_flags, resume_recipe, take_model_flags
+from ..config import check_flags_fit, overridden_flags, resume_recipe, take_model_flags
 from ..errors import UserInputError
 from ..runtime import channels_last_for, resolve_device
 from ..schedules import cosine_lr_factor, partial_for_epoch
@@ -95,6 +95,7 @@ def prepare(cfg):
         config = checkpoint_model_config(load_checkpoint(cfg.ckpt_path), cfg.ckpt_path, vars(cfg))
         take_model_flags(cfg, config_dict(config))
     else:
+        check_flags_fit(cfg)
         config = model_config(vars(cfg))
     torch.manual_seed(cfg.seed)  # the initial weights depend on --seed alone
     model = build_vae(config)
@@ -105,6 +106,7 @@ def prepare(cfg):
         start_epoch, best_psnr, stored = restore(cfg.ckpt_path, model, optimizer, scheduler)
         _note_restored_flags(cfg, stored)
     cfg.schedule_epochs = schedule_length(cfg, stored)
+    check_warmup(cfg)
     model.to(device)
     if channels_last_for(getattr(cfg, "channels_last", None), device.type):
         model.to(memory_format=torch.channels_last)
@@ -145,6 +147,14 @@ def schedule_length(cfg, stored):
     beta the uninterrupted run had; epochs past the schedule keep its last beta. (Teacher forcing
     depends on the epoch alone.)"""
     return stored.get("schedule_epochs") or stored.get("num_epoch") or cfg.num_epoch
+
+
+def check_warmup(cfg):
+    """A cosine warm-up as long as the schedule would train at a rising, never falling, lr: refuse it."""
+    if cfg.lr_schedule == "cosine" and cfg.lr_warmup >= cfg.schedule_epochs:
+        raise UserInputError(f"--lr_warmup {cfg.lr_warmup} epochs covers the whole {cfg.schedule_epochs}-epoch "
+                             f"schedule: the lr would never leave the warm-up; give less than "
+                             f"{cfg.schedule_epochs}")
 
 
 def _optimizer_to(optimizer, device):

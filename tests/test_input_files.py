@@ -2,6 +2,11 @@
 file, the command's own input as its output): one ``error:`` line, nothing read for long, nothing lost."""
 import os
 
+import pytest
+
+import score
+from modules.errors import UserInputError
+from modules.io import write_json
 from test_cli_errors import SIZE, expect_exit, tiny_answer
 
 
@@ -16,3 +21,29 @@ def test_a_fifo_a_device_and_a_dangling_link_are_named_as_such(tmp_path, capsys)
     (tmp_path / "link.pt").symlink_to(tmp_path / "gone.pt")
     err = expect_exit("Tester", ["--ckpt_path", str(tmp_path / "link.pt"), "--device", "cpu"], capsys)
     assert f"checkpoint {tmp_path / 'link.pt'} is a symbolic link to {tmp_path / 'gone.pt'}, which does not exist" in err
+
+
+def test_score_never_writes_over_its_inputs(tmp_path, capsys):
+    answer = tiny_answer(tmp_path / "answer.csv")
+    submission = tiny_answer(tmp_path / "sub.csv", value=7)
+    (tmp_path / "alias.csv").symlink_to(submission)
+    kept = submission.read_bytes()
+    for output, source in ((submission, submission), (tmp_path / "alias.csv", submission), (answer, answer)):
+        err = expect_exit("score", [str(submission), "--answer", str(answer), *SIZE, "--write_answer", str(output)],
+                          capsys)
+        assert f"--write_answer {output} is the input {source}: writing it would destroy it" in err
+    err = expect_exit("score", [str(submission), "--answer", str(answer), *SIZE, "--json", str(submission)], capsys)
+    assert f"--json {submission} is the input {submission}" in err
+    assert submission.read_bytes() == kept and answer.read_text().count("\n") == 3
+
+
+def test_a_folder_as_an_output_is_refused_before_scoring(tmp_path, capsys):
+    answer = tiny_answer(tmp_path / "answer.csv")
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(SystemExit):
+        score.main([str(answer), "--answer", str(answer), *SIZE, "--json", str(tmp_path / "runs")])
+    out, err = capsys.readouterr()
+    assert err == f"error: --json {tmp_path / 'runs'} is a folder: give a file name\n"
+    assert "answer:" not in out and list((tmp_path / "runs").iterdir()) == []
+    with pytest.raises(UserInputError, match="cannot write .*runs: it is a folder; give a file name"):
+        write_json(tmp_path / "runs", {})  # every atomic write: not IsADirectoryError after the work

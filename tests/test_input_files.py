@@ -1,11 +1,14 @@
 """Files given to a CLI that are not what they seem (a FIFO, a device, a dangling link, a huge or cut
 file, the command's own input as its output): one ``error:`` line, nothing read for long, nothing lost."""
 import os
+import re
+import time
 
 import pytest
 
 import score
 from modules.errors import UserInputError
+from modules.eval.submission import csv_header
 from modules.io import write_json
 from test_cli_errors import SIZE, expect_exit, tiny_answer
 
@@ -47,3 +50,30 @@ def test_a_folder_as_an_output_is_refused_before_scoring(tmp_path, capsys):
     assert "answer:" not in out and list((tmp_path / "runs").iterdir()) == []
     with pytest.raises(UserInputError, match="cannot write .*runs: it is a folder; give a file name"):
         write_json(tmp_path / "runs", {})  # every atomic write: not IsADirectoryError after the work
+
+
+HEADER = csv_header(48) + "\n"
+HUGE = 1 << 30  # a sparse file: no disk space, but reading it would take seconds and gigabytes
+
+
+def hole(path, header=""):
+    path.write_text(header)
+    os.truncate(path, HUGE)
+    return path
+
+
+@pytest.mark.parametrize("make, role, message", [
+    (lambda p: hole(p), "submission", "is 1,073,741,824 bytes, more than 2 rows of 48 pixel values can take"),
+    (lambda p: hole(p, HEADER), "submission", "is 1,073,741,824 bytes, more than 2 rows"),
+    (lambda p: hole(p), "answer", "bad header: expected 'id,0,1,...,47' .49 columns., found 1 columns; "
+                                  "column 1 is '\\\\x00\\\\x00"),
+    (lambda p: hole(p, HEADER), "answer", "line 2 is longer than a row of 48 pixel values can be .over 392 bytes."),
+])
+def test_a_huge_csv_is_refused_without_reading_it(tmp_path, capsys, make, role, message):
+    answer = tiny_answer(tmp_path / "answer.csv")
+    huge = make(tmp_path / "huge.csv")
+    started = time.perf_counter()
+    argv = [str(huge), "--answer", str(answer)] if role == "submission" else [str(answer), "--answer", str(huge)]
+    err = expect_exit("score", [*argv, *SIZE], capsys)
+    assert re.search(message, err), err
+    assert time.perf_counter() - started < 5

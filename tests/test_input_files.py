@@ -4,10 +4,13 @@ import os
 import re
 import time
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import score
 from modules.errors import UserInputError
+from modules.eval.quality import read_gif
 from modules.eval.submission import csv_header
 from modules.io import write_json
 from test_cli_errors import SIZE, expect_exit, tiny_answer
@@ -77,3 +80,31 @@ def test_a_huge_csv_is_refused_without_reading_it(tmp_path, capsys, make, role, 
     err = expect_exit("score", [*argv, *SIZE], capsys)
     assert re.search(message, err), err
     assert time.perf_counter() - started < 5
+
+
+def cut_gifs(folder):
+    """A 4-frame GIF of noise and that GIF cut at every 20th byte (Pillow fails on them with OSError,
+    IndexError, struct.error, ... by where the cut falls)."""
+    rng = np.random.default_rng(0)
+    frames = [Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)) for _ in range(4)]
+    whole = folder / "whole.gif"
+    frames[0].save(whole, save_all=True, append_images=frames[1:], duration=40)
+    data = whole.read_bytes()
+    for cut in range(20, len(data), 20):
+        (folder / f"cut{cut}.gif").write_bytes(data[:cut])
+    return whole, sorted(folder.glob("cut*.gif"))
+
+
+def test_a_truncated_gif_is_one_line_wherever_it_was_cut(tmp_path, capsys):
+    whole, cuts = cut_gifs(tmp_path)
+    for cut in cuts:
+        try:
+            read_gif(cut)
+        except UserInputError as err:
+            assert f"{cut}: cannot read the GIF, the file is corrupt or truncated" in str(err)
+    third = cuts[len(cuts) // 3]
+    err = expect_exit("score", [str(third), "--answer", str(whole)], capsys)
+    assert f"{third}: cannot read the GIF" in err
+    err = expect_exit("make_dataset", ["import", "--pair", str(third), str(whole), "--out", str(tmp_path / "ds")],
+                      capsys)
+    assert f"{third}: cannot read the GIF" in err

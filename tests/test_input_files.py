@@ -13,6 +13,7 @@ from modules.errors import UserInputError
 from modules.eval.quality import read_gif
 from modules.eval.submission import csv_header
 from modules.io import write_json
+from modules.train.runfolder import claimed_run_folder
 from test_cli_errors import SIZE, expect_exit, tiny_answer
 
 
@@ -108,3 +109,14 @@ def test_a_truncated_gif_is_one_line_wherever_it_was_cut(tmp_path, capsys):
     err = expect_exit("make_dataset", ["import", "--pair", str(third), str(whole), "--out", str(tmp_path / "ds")],
                       capsys)
     assert f"{third}: cannot read the GIF" in err
+
+
+def test_a_save_root_through_a_dangling_link_names_the_missing_target(tmp_path):
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    for root in (tmp_path / "dangling", tmp_path / "dangling" / "run"):
+        with pytest.raises(UserInputError) as err, claimed_run_folder(root):
+            pass
+        assert str(err.value) == (f"--save_root {root}: {tmp_path / 'dangling'} is a symbolic link to "
+                                  f"{tmp_path / 'nowhere'}, which does not exist: create that folder or pass "
+                                  f"another --save_root")
+    assert not (tmp_path / "nowhere").exists()

@@ -20,7 +20,7 @@ from modules.config import FRAME_SHAPE, VIDEO_LEN, build_score_parser
 from modules.errors import UserInputError, exit_on_user_error
 from modules.eval.quality import format_quality, quality_json, read_video_file, score_videos_against
 from modules.eval.submission import format_scores, to_pixels, write_submission
-from modules.io import write_json
+from modules.io import check_output, write_json
 
 
 def load_answer(args):
@@ -58,6 +58,9 @@ def main(argv=None):
     args = build_score_parser(__doc__.split("\n\n")[0]).parse_args(argv)
     if not args.submission and not args.write_answer:
         raise UserInputError("nothing to do: give a submission CSV to score, or --write_answer")
+    for flag, output in (("--write_answer", args.write_answer), ("--json", args.json)):
+        if output:
+            check_output(output, flag, inputs=(args.submission, args.answer))
     answer = load_answer(args)
     if args.write_answer:
         path = write_submission(answer, args.write_answer)

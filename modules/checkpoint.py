@@ -87,13 +87,6 @@ def refusal_message(path, err):
     file holds; here the user learns what the file is, that nothing was loaded, and (for a pickle with
     Python objects) the one command that converts a file they trust."""
     head = Path(path).read_bytes()[:64]
-    unsafe = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
-    if unsafe:
-        command = CONVERT_COMMAND.format(src=path, dst=converted_path(path))
-        return (f"checkpoint {path} was not loaded, for safety: it is not tensors-only. It holds a pickled "
-                f"Python object ({unsafe.group(1)}), and unpickling it could run arbitrary code. If you trust "
-                f"the file (e.g. a course template checkpoint you saved yourself), convert it once into a "
-                f"tensors-only copy and pass that to --ckpt_path:\n  {command}")
     if not head:
         return f"checkpoint {path} is an empty file, not a PyTorch checkpoint; nothing was loaded"
     if not head.startswith((ZIP_MAGIC, PICKLE_MAGIC)) and _looks_like_text(head):
@@ -104,7 +97,21 @@ def refusal_message(path, err):
     if not head.startswith((ZIP_MAGIC, PICKLE_MAGIC)):
         return (f"checkpoint {path} is not a PyTorch checkpoint (neither torch.save's zip format nor a pickle); "
                 f"nothing was loaded")
-    reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    text = str(err)
+    # torch's refusal of a pickled object, in each of its wordings: "Unsupported global: GLOBAL x.y was not
+    # an allowed global", "Trying to load unsupported GLOBAL posix.system whose module posix is blocked"
+    # (os, subprocess, builtins: the dangerous files)
+    unsafe = re.search(r"GLOBAL ([\w.]+)", text)
+    if unsafe:
+        command = CONVERT_COMMAND.format(src=path, dst=converted_path(path))
+        return (f"{path}: not a tensors-only checkpoint: refused for safety (it holds a pickled Python object "
+                f"({unsafe.group(1)}), and unpickling it could run arbitrary code; nothing was loaded); convert "
+                f"it only if you trust its source (e.g. a course template checkpoint you saved yourself) and "
+                f"pass the copy to --ckpt_path:\n  {command}")
+    # torch's "Weights only load failed" opens with advice to load with weights_only=False: quote its detail
+    detail = re.search(r"WeightsUnpickler error:\s*(\S.*)", text)
+    first_line = text.strip().splitlines()[0][:200] if text.strip() else type(err).__name__
+    reason = detail.group(1) if detail else first_line
     return f"checkpoint {path} could not be read, it is truncated or corrupt ({reason}); nothing was loaded"
 
 

@@ -11,16 +11,25 @@ class UserInputError(Exception):
 
 
 def require_file(path, what="file"):
-    """``path`` as a Path if it is a readable file; else a UserInputError that says whether it is
-    missing or a folder (``what`` names it: "checkpoint", "submission", ...)."""
+    """``path`` as a Path if it is a regular file; else a UserInputError that says what it is instead:
+    missing, a folder, a FIFO or a device (``what`` names it: "checkpoint", "submission", ...)."""
+    import stat
     from pathlib import Path
 
     path = Path(path)
     if path.is_dir():
         raise UserInputError(f"{what} {path} is a folder, not a file")
-    if not path.is_file():
+    if path.is_file():
+        return path
+    if path.is_symlink() and not path.exists():
+        raise UserInputError(f"{what} {path} is a symbolic link to {path.readlink()}, which does not exist")
+    if not path.exists():
         raise UserInputError(f"{what} {path} does not exist")
-    return path
+    mode = path.stat().st_mode
+    kind = next((name for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                                         (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+                 if test(mode)), "not a file")
+    raise UserInputError(f"{what} {path} is not a regular file ({kind})")
 
 
 INTERRUPTED_EXIT_CODE = 130  # the shell's code for SIGINT: ``Trainer.py ... && Tester.py ...`` stops

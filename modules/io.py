@@ -55,6 +55,8 @@ def remove_stale_temp_files(folder, names=("*",)):
 
 
 def _make_temp(path):
+    if path.is_dir():  # os.replace would fail after the work, with the temporary file's name
+        raise UserInputError(f"cannot write {path}: it is a folder; give a file name")
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     except FileNotFoundError:
@@ -73,6 +75,19 @@ def _write_failure(path, err):
     free = shutil.disk_usage(path.parent).free
     return UserInputError(f"cannot write {path}: the disk is full ({free / 1e6:.1f} MB free in {path.parent}); "
                           f"free some space and run the command again")
+
+
+def check_output(path, flag, inputs=()):
+    """Refuse, before any work, the output ``path`` (given as ``flag``) if it is a folder or one of the
+    command's ``inputs`` (also under another name: a link, a hard link, ``./x``): writing it would
+    destroy what the command reads, e.g. ``score.py sub.csv --write_answer sub.csv``."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserInputError(f"{flag} {path} is a folder: give a file name")
+    for source in inputs:
+        if source and path.exists() and Path(source).exists() and os.path.samefile(path, source):
+            raise UserInputError(f"{flag} {path} is the input {source}: writing it would destroy it; "
+                                 f"give another path")
 
 
 @contextmanager

@@ -165,6 +165,12 @@ def autocast_context(device, amp):
     return torch.autocast(device_type=device.type, dtype=AMP_DTYPES[amp])
 
 
+def torch_seed(seed):
+    """``seed`` (any int: --seed has no bounds) as the 64-bit seed torch takes. torch wraps a negative
+    seed the same way, so every seed torch accepted keeps its random numbers."""
+    return seed % 2**64
+
+
 def channels_last_for(flag, device_type):
     """``--channels_last`` resolved: the flag when given, else on for the CPU (1.1-1.25x measured
     there, and NCHW depthwise convs with gradients are ~10x slower), off for CUDA (only worth it

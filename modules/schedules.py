@@ -23,13 +23,15 @@ def cosine_lr_factor(progress, num_epoch, warmup=0.0, final=0.01):
 def cyclical_value(epoch, num_epochs, n_cycle=1, ratio=1.0, start=0.0, stop=1.0):
     """Fu et al. 2019 (``frange_cycle_linear``) at one epoch: in each of ``n_cycle`` periods of
     ``num_epochs / n_cycle`` epochs, rise linearly from ``start`` to ``stop`` over the first ``ratio`` of
-    the period, then hold ``stop``. O(1): a huge --num_epoch costs nothing (the vector form built and
-    walked a num_epochs-long array every epoch)."""
+    the period, then hold ``stop``. The value is that of the last cycle begun by ``epoch`` (a later cycle
+    overwrites an earlier one), found in closed form: a huge --num_epoch or --kl_anneal_cycle costs nothing."""
     period = num_epochs / n_cycle
-    cycle = min(n_cycle - 1, int(epoch / period))  # the last cycle begun by ``epoch`` (a later one overwrote)
-    while cycle + 1 < n_cycle and int((cycle + 1) * period) <= epoch:
+    if period < 1:  # every epoch begins a cycle
+        return start
+    cycle = min(n_cycle - 1, ((epoch + 1) * n_cycle - 1) // num_epochs)  # the last with cycle * period < epoch + 1
+    if cycle + 1 < n_cycle and int((cycle + 1) * period) <= epoch:  # float rounding, as in Fu et al.'s loop
         cycle += 1
-    while cycle > 0 and int(cycle * period) > epoch:
+    elif int(cycle * period) > epoch:
         cycle -= 1
     step = (stop - start) / (period * ratio)
     rise = (epoch - int(cycle * period)) * step

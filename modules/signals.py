@@ -1,16 +1,19 @@
-"""SIGINT and SIGTERM handled alike: both raise :class:`Interrupted` (a KeyboardInterrupt) in the main thread.
+"""SIGINT, SIGTERM and SIGHUP handled alike: each raises :class:`Interrupted` (a KeyboardInterrupt) in the main thread.
 
-Slurm, ``docker stop``, ``timeout``, ``kill`` and torchrun stop a process with SIGTERM, whose default
-action kills it on the spot: no checkpoint of the running epoch, no clean-up of temporary files or of
-the run folder's lock. Turned into an exception, SIGTERM takes the path Ctrl-C takes: the training
-loop saves ``interrupted.pt``, every ``with`` block unwinds (a half-written file is removed), and the
-CLI exits 128 + the signal number (130 for SIGINT, 143 for SIGTERM) with one line.
+Slurm, ``docker stop``, ``timeout``, ``kill`` and torchrun stop a process with SIGTERM, and a closed
+terminal or SSH session (without ``nohup``) sends SIGHUP; the default action of both kills it on the
+spot: no checkpoint of the running epoch, no clean-up of temporary files or of the run folder's lock.
+Turned into an exception, they take the path Ctrl-C takes: the training loop saves ``interrupted.pt``,
+every ``with`` block unwinds (a half-written file is removed), and the CLI exits 128 + the signal
+number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP) with one line.
 """
+import os
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 
-HANDLED = (signal.SIGINT, signal.SIGTERM)
+HANDLED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 class Interrupted(KeyboardInterrupt):
@@ -35,19 +38,35 @@ def signal_of(interrupt):
 
 
 @contextmanager
-def stop_signals_raise():
-    """Within the block, SIGINT and SIGTERM raise :class:`Interrupted`; the previous handlers come back
-    after it. A signal that is ignored (SIG_IGN: e.g. SIGINT in a background job of a non-interactive
-    shell) stays ignored; outside the main thread nothing changes (Python allows handlers only there)."""
+def _handlers(handler):
+    """Within the block every stop signal goes to ``handler``, except one that is ignored (SIG_IGN:
+    e.g. SIGINT in a background job of a non-interactive shell, SIGHUP under nohup), which stays
+    ignored; the previous handlers come back after it. Outside the main thread nothing changes
+    (Python allows handlers only there)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {signum: signal.getsignal(signum) for signum in HANDLED}
-    for signum, handler in previous.items():
-        if handler is not signal.SIG_IGN:
-            signal.signal(signum, _raise_interrupted)
+    for signum, old in previous.items():
+        if old is not signal.SIG_IGN:
+            signal.signal(signum, handler)
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        for signum, old in previous.items():
+            signal.signal(signum, old if old is not None else signal.SIG_DFL)
+
+
+def stop_signals_raise():
+    """Within the block, SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted`."""
+    return _handlers(_raise_interrupted)
+
+
+def saving_despite_signals(path):
+    """Within the block a stop signal does not interrupt: the save of ``path`` (the checkpoint of an
+    interrupted run) finishes, and a line says so. A second SIGTERM is common (a process-group kill
+    plus torchrun forwarding it, an impatient user), and it used to abort the save without a word."""
+    def note(signum, frame):
+        # os.write, not print: the handler may run in the middle of a buffered write to stderr
+        os.write(sys.stderr.fileno(), f"{signal.Signals(signum).name}: still saving {path}, a moment\n".encode())
+    return _handlers(note)

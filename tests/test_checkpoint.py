@@ -1,5 +1,7 @@
 """Checkpoints: atomic round trip, the course template's format, readable errors, refused pickles."""
 import io
+import os
+import pickle
 import re
 
 import numpy as np
@@ -96,9 +98,40 @@ def test_a_pickle_with_python_objects_is_refused_with_the_conversion_command(tmp
     path = tmp_path / "epoch=5.ckpt"
     torch.save({"state_dict": VAE_Model(**TINY_WIDTHS).state_dict(), "trainer": Trainer()}, path)
     message = refusal(path)
-    assert "was not loaded, for safety: it is not tensors-only" in message
+    assert message.startswith(f"{path}: not a tensors-only checkpoint: refused for safety")
     assert "test_checkpoint.Trainer" in message and "could run arbitrary code" in message
     assert f"python convert_checkpoint.py {path} {tmp_path / 'epoch=5.safe.pt'}" in message
+
+
+class RunsACommand:
+    """A malicious checkpoint's payload: unpickling it runs ``command`` through os.system."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+@pytest.mark.parametrize("save", [torch.save, lambda obj, path: path.write_bytes(pickle.dumps(obj, protocol=2))],
+                         ids=["torch.save", "plain pickle"])
+def test_a_checkpoint_that_would_run_a_command_is_refused_as_unsafe_and_runs_nothing(tmp_path, save):
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.pt"
+    save({"model": {}, "payload": RunsACommand(f"touch {marker}")}, path)
+    message = refusal(path)
+    assert message.startswith(f"{path}: not a tensors-only checkpoint: refused for safety (it holds a pickled "
+                              f"Python object ({os.system.__module__}.system)")  # torch: "... GLOBAL posix.system whose module posix is blocked"
+    assert "convert it only if you trust its source" in message and "python convert_checkpoint.py" in message
+    assert "truncated or corrupt" not in message and not marker.exists()
+
+
+def test_a_truncated_or_garbled_checkpoint_is_still_called_truncated_or_corrupt(tmp_path):
+    path = tmp_path / "cut.pt"
+    path.write_bytes(_zip_bytes()[:300])
+    assert "could not be read, it is truncated or corrupt" in refusal(path)
+    path.write_bytes(b"\x80\x02not a checkpoint")  # torch: "Weights only load failed ... Unsupported operand 110"
+    assert "it is truncated or corrupt (Unsupported operand 110); nothing was loaded" in refusal(path)
 
 
 def test_a_text_file_is_named_as_one(tmp_path):

@@ -1,5 +1,6 @@
 """Schedules: Fu et al.'s cyclical vectors, the three KL modes, teacher forcing, fast_train, the cosine lr."""
 import math
+import time
 
 import numpy as np
 import pytest
@@ -79,3 +80,11 @@ def test_a_huge_num_epoch_costs_one_value():
     for num_epoch in (10**8, 10**10, 999999999999999999999):
         assert kl_beta(1, "Cyclical", num_epoch, 10, 0.5) == pytest.approx(2 * 10 / num_epoch)
         assert kl_beta(num_epoch - 1, "Monotonic", num_epoch, 1, 0.5) == 1.0
+
+
+def test_more_kl_cycles_than_epochs_cost_one_value():
+    started = time.perf_counter()
+    assert kl_beta(1, "Cyclical", 2, 10**7, 0.5) == 0.0  # every epoch begins a cycle
+    assert time.perf_counter() - started < 0.5  # the step-by-step search took seconds here, hung for 10**18
+    for n_cycle in (10**18, 10**400):
+        assert kl_beta(1, "Cyclical", 2, n_cycle, 0.5) == 0.0

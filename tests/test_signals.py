@@ -1,4 +1,4 @@
-"""SIGTERM is handled as Ctrl-C is: a resumable checkpoint, no lock left, exit 143 with one line."""
+"""SIGTERM and SIGHUP are handled as Ctrl-C is: a resumable checkpoint, no lock left, exit 143 / 129 with one line."""
 import os
 import signal
 import subprocess
@@ -11,7 +11,7 @@ import pytest
 from conftest import TINY_WIDTH_FLAGS
 from modules.checkpoint import load_checkpoint
 from modules.errors import exit_code_of, exit_on_user_error
-from modules.signals import Interrupted, stop_signals_raise
+from modules.signals import Interrupted, saving_despite_signals, stop_signals_raise
 from modules.train.runfolder import LOCK_NAME
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,9 +34,9 @@ def sigint_not_ignored():
     signal.signal(signal.SIGINT, previous)
 
 
-def test_sigterm_and_sigint_raise_interrupted_and_the_handlers_come_back(sigint_not_ignored):
+def test_sigterm_sighup_and_sigint_raise_interrupted_and_the_handlers_come_back(sigint_not_ignored):
     before = signal.getsignal(signal.SIGTERM)
-    for signum, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
+    for signum, code in ((signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)):
         with pytest.raises(Interrupted) as err, stop_signals_raise():
             os.kill(os.getpid(), signum)
             wait_for_a_signal()
@@ -68,21 +68,70 @@ def test_a_cli_stopped_by_sigterm_exits_143_with_one_line(capsys):
     assert capsys.readouterr().err == "stopped by SIGTERM\n"
 
 
-def test_sigterm_during_training_saves_a_resumable_checkpoint_and_removes_the_lock(tiny_dataset, tmp_path):
-    run = tmp_path / "run"
-    command = [sys.executable, "Trainer.py", "--DR", str(tiny_dataset), "--save_root", str(run), *TINY_WIDTH_FLAGS,
-               "--device", "cpu", "--num_workers", "0", "--train_vi_len", "4", "--val_vi_len", "20",
-               "--batch_size", "2", "--num_epoch", "1000", "--per_save", "1000"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+def trainer_command(dataset, run):
+    return ["Trainer.py", "--DR", str(dataset), "--save_root", str(run), *TINY_WIDTH_FLAGS, "--device", "cpu",
+            "--num_workers", "0", "--train_vi_len", "4", "--val_vi_len", "20", "--batch_size", "2",
+            "--num_epoch", "1000", "--per_save", "1000"]
+
+
+def stop_in_epoch_2(command, signum=signal.SIGTERM):
+    """Run ``command`` (python arguments), send ``signum`` in its second epoch; (returncode, stdout, stderr)."""
+    process = subprocess.Popen([sys.executable, *command], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     for line in process.stdout:
         if line.startswith("epoch 1/1000: loss"):  # the end of the first epoch
             break
     time.sleep(0.5)  # into epoch 2 (a signal inside epoch 1's last print would land in epoch 1)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 143, err
+    return process.returncode, out, err
+
+
+def test_sigterm_during_training_saves_a_resumable_checkpoint_and_removes_the_lock(tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    code, out, err = stop_in_epoch_2(trainer_command(tiny_dataset, run))
+    assert code == 143, err
     assert err.strip().splitlines()[-1] == "stopped by SIGTERM" and "Traceback" not in err
     assert "saved" in out and "interrupted.pt" in out
     assert load_checkpoint(run / "checkpoints" / "interrupted.pt")["epoch"] >= 1, out
     assert not (run / LOCK_NAME).exists()
+
+
+def test_a_signal_while_saving_waits_for_the_save_and_says_so(capfd):
+    with stop_signals_raise(), saving_despite_signals("run/interrupted.pt"):
+        os.kill(os.getpid(), signal.SIGTERM)
+        wait_for_a_signal(0.2)  # Interrupted would be raised here
+    assert capfd.readouterr().err == "SIGTERM: still saving run/interrupted.pt, a moment\n"
+
+
+# Trainer.py whose save of interrupted.pt receives a second SIGTERM, as from a process-group kill.
+SECOND_SIGTERM_IN_THE_SAVE = """
+import os, runpy, signal, sys, time
+import modules.train.loop as loop
+real_save = loop.save_checkpoint
+def save(path, state):
+    if path.name == "interrupted.pt":
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)
+    real_save(path, state)
+loop.save_checkpoint = save
+sys.argv = sys.argv[1:]
+runpy.run_path("Trainer.py", run_name="__main__")
+"""
+
+
+def test_a_second_sigterm_during_the_save_of_interrupted_pt_does_not_lose_it(tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    code, out, err = stop_in_epoch_2(["-c", SECOND_SIGTERM_IN_THE_SAVE, *trainer_command(tiny_dataset, run)])
+    assert code == 143, err
+    assert f"SIGTERM: still saving {run / 'checkpoints' / 'interrupted.pt'}, a moment" in err
+    assert "Traceback" not in err and "saved" in out
+    assert load_checkpoint(run / "checkpoints" / "interrupted.pt")["epoch"] >= 1, out
+
+
+def test_sighup_during_training_saves_a_resumable_checkpoint(tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    code, out, err = stop_in_epoch_2(trainer_command(tiny_dataset, run), signal.SIGHUP)
+    assert code == 129, err
+    assert err.strip().splitlines()[-1] == "stopped by SIGHUP"
+    assert load_checkpoint(run / "checkpoints" / "interrupted.pt")["epoch"] >= 1, out

@@ -12,6 +12,7 @@ frame in ``test_img/<v>``, all labels in ``test_label/<v>``) plus their true fra
 ``test_img_gt/<v>`` for scoring.
 """
 
+import struct
 from pathlib import Path
 
 from PIL import Image, ImageSequence
@@ -65,8 +66,10 @@ def _gif_frames(path, gif_frame_ms):
             for frame in ImageSequence.Iterator(im):
                 rgb = frame.convert("RGB")
                 yield from [rgb] * _gif_repeats(frame.info.get("duration"), gif_frame_ms)
-    except (OSError, SyntaxError, ValueError) as err:
-        raise UserInputError(f"{path}: cannot read the GIF, the file is corrupt or truncated ({err})") from None
+    except (OSError, SyntaxError, ValueError, IndexError, EOFError, struct.error) as err:
+        # Pillow's GIF decoder meets a cut-off file with any of these, by where the cut falls
+        raise UserInputError(f"{path}: cannot read the GIF, the file is corrupt or truncated "
+                             f"({err or type(err).__name__})") from None
 
 
 def _gif_repeats(duration, gif_frame_ms):

@@ -7,7 +7,7 @@ same video wherever it is made.
 import torch
 
 from ..errors import UserInputError
-from ..runtime import autocast_context
+from ..runtime import autocast_context, torch_seed
 from .metrics import (copy_baseline, moving_psnr, psnr_8bit, psnr_per_frame, silhouette_iou, ssim_per_frame,
                       vacated_psnr)
 from .submission import scored_frames, to_pixels
@@ -21,7 +21,7 @@ def generate(model, first_frames, poses, *, seed=0, z_mode="prior", amp="none"):
     float32 on the CPU. The model is left in eval mode.
     """
     model.eval()
-    generator = torch.Generator(device=first_frames.device).manual_seed(seed)
+    generator = torch.Generator(device=first_frames.device).manual_seed(torch_seed(seed))
     with autocast_context(first_frames.device, amp):
         videos = model.rollout(first_frames, poses, z_mode=z_mode, generator=generator)
     return videos.float().cpu()

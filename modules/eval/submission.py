@@ -70,22 +70,35 @@ def write_submission(videos, path):
 
 
 # -- reading -------------------------------------------------------------------------------------
-def read_table(path, n_pixels=math.prod(FRAME_SHAPE)):
+# The most bytes one field of a row may take: a 0..255 value and its comma take 4; twice that leaves
+# room for "255.0", CRLF and a long id. A file far larger than its rows can be is refused unread.
+MAX_FIELD_BYTES = 8
+
+
+def read_table(path, n_pixels=math.prod(FRAME_SHAPE), n_rows=None):
     """Read a submission/answer CSV -> (ids int64 (R,), values float64 (R, n_pixels)).
 
-    Checks the header, that every row has ``n_pixels + 1`` numeric fields and that every value is
-    finite; errors name the file and the line.
+    Checks the size against ``n_rows`` (when known), the header, that every row has ``n_pixels + 1``
+    numeric fields and that every value is finite; errors name the file and the line.
     """
     path = require_file(path, "CSV")
-    with open(path, encoding="utf-8", errors="replace", newline="") as f:
-        header = f.readline().rstrip("\r\n")
+    max_line = (n_pixels + 1) * MAX_FIELD_BYTES
+    size = path.stat().st_size
+    if n_rows is not None and size > (n_rows + 1) * max_line:
+        raise UserInputError(f"{path} is {size:,} bytes, more than {n_rows} rows of {n_pixels} pixel values can "
+                             f"take (at most {(n_rows + 1) * max_line:,}): not a CSV of these videos")
     expected = csv_header(n_pixels)
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        header = f.readline(max_line).rstrip("\r\n")  # bounded: a file may hold no newline at all
+        if header == expected and len(f.readline(max_line + 1)) > max_line:
+            raise UserInputError(f"{path}: line 2 is longer than a row of {n_pixels} pixel values can be "
+                                 f"(over {max_line:,} bytes): not a submission/answer CSV")
     if header != expected:
         fields = header.split(",")
         wanted = expected.split(",")
         where = next((i for i, (a, b) in enumerate(zip(fields, wanted)) if a != b),
                      min(len(fields), len(wanted)))
-        got = fields[where] if where < len(fields) else "<end of line>"
+        got = fields[where][:40] if where < len(fields) else "<end of line>"
         want = wanted[where] if where < len(wanted) else "<end of line>"
         raise UserInputError(f"{path}: bad header: expected 'id,0,1,...,{n_pixels - 1}' ({n_pixels + 1} "
                              f"columns), found {len(fields)} columns; column {where + 1} is {got!r} "
@@ -166,7 +179,7 @@ def read_submission(path, frames_per_video=FRAMES_PER_VIDEO, frame_shape=FRAME_S
 
     ``n_videos`` (default: rows / frames_per_video, which must divide evenly) fixes the row count.
     """
-    ids, values = read_table(path, math.prod(frame_shape))
+    ids, values = read_table(path, math.prod(frame_shape), None if n_videos is None else n_videos * frames_per_video)
     if n_videos is None:
         if len(ids) % frames_per_video:
             raise UserInputError(f"{path}: {len(ids)} rows is not a whole number of videos of "

@@ -26,6 +26,7 @@ from ..composite import diagnostics, selection_stats
 from ..objective import candidate_loss, cvae_loss
 from ..runtime import autocast_context
 from ..schedules import kl_beta, teacher_forcing_ratio
+from ..signals import saving_despite_signals
 from . import distributed
 from .plots import plot_training_curves
 from .report import next_steps, start_message
@@ -219,8 +220,9 @@ def _train(cfg, main):
         # (no collective: a peer may already be gone).
         if main:
             path = run.checkpoint("interrupted")
-            save_checkpoint(path, training_state(model, optimizer, scheduler, next_epoch=epoch,
-                                                 best_psnr=best_psnr, cfg=cfg))
+            with saving_despite_signals(path):
+                save_checkpoint(path, training_state(model, optimizer, scheduler, next_epoch=epoch,
+                                                     best_psnr=best_psnr, cfg=cfg))
             print(f"\ninterrupted in epoch {epoch + 1}: saved {path}; resume with --ckpt_path {path} "
                   f"(the interrupted epoch is trained again from the weights it had reached)")
         raise  # the CLI exits 130, so a chained command does not go on

@@ -57,6 +57,10 @@ def claimed_run_folder(root, *, ckpt_path=None, overwrite=False):
 def _make_folder(root):
     if root.exists() and not root.is_dir():
         raise UserInputError(f"--save_root {root} is a file, not a folder: pass a folder for the run")
+    for folder in (root, *root.parents):  # mkdir would say "File exists" of a link to a missing folder
+        if folder.is_symlink() and not folder.exists():
+            raise UserInputError(f"--save_root {root}: {folder} is a symbolic link to {folder.readlink()}, which "
+                                 f"does not exist: create that folder or pass another --save_root")
     try:
         (root / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
         probe = root / f".write_test.{os.getpid()}"

@@ -10,7 +10,7 @@ from ..architectures import build_vae, checkpoint_model_config, config_dict, mod
 from ..checkpoint import load_checkpoint, load_model_weights, rng_state, set_rng_state
 from ..config import check_flags_fit, overridden_flags, resume_recipe, take_model_flags
 from ..errors import UserInputError
-from ..runtime import channels_last_for, resolve_device
+from ..runtime import channels_last_for, resolve_device, torch_seed
 from ..schedules import cosine_lr_factor, partial_for_epoch
 from . import distributed
 
@@ -56,9 +56,9 @@ def seed_epoch(seed, epoch, rank=0):
     same on every rank, so the ranks take the same branches.
     """
     value = seed * 100_003 + epoch
-    torch.manual_seed(value + 1_000_003 * rank)
+    torch.manual_seed(torch_seed(value + 1_000_003 * rank))
     random.seed(value)
-    return value
+    return torch_seed(value)
 
 
 # -- checkpoints of a run -----------------------------------------------------------------------------

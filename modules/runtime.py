@@ -166,7 +166,7 @@ def autocast_context(device, amp):
 
 
 def torch_seed(seed):
-    """``seed`` (any int: --seed has no bounds) as the 64-bit seed torch takes. torch wraps a negative
+    """``seed`` (any int) as the 64-bit seed torch takes. torch wraps a negative
     seed the same way, so every seed torch accepted keeps its random numbers."""
     return seed % 2**64
 

@@ -32,6 +32,7 @@ from ..errors import UserInputError
 from ..eval.inference import load_inference_model
 from ..eval.val_psnr import analyse, summarise
 from ..io import write_json
+from ..runtime import torch_seed
 from ..train.loop import NonFiniteLossError, fit
 from ..train.runlog import read_metrics
 from .compare import write_comparison
@@ -221,7 +222,7 @@ def train_run(cfg):
     else:
         # fit() builds the model from the global RNG: without this, a run's initial weights would
         # depend on how many runs this process trained before it.
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(torch_seed(cfg.seed))
         # A "new" run's folder may hold what a Ctrl-C in its first epoch left (interrupted.pt): the
         # runner owns its run folders, so it starts such a run over.
         cfg.overwrite = True

@@ -97,7 +97,7 @@ def prepare(cfg):
     else:
         check_flags_fit(cfg)
         config = model_config(vars(cfg))
-    torch.manual_seed(cfg.seed)  # the initial weights depend on --seed alone
+    torch.manual_seed(torch_seed(cfg.seed))  # the initial weights depend on --seed alone
     model = build_vae(config)
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg)

@@ -89,7 +89,7 @@ def step_parts(cfg, amp, repeats):
         loss = loss + candidate_loss(parts, frames[:, 1:])
         backward = time.perf_counter()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         step = time.perf_counter()
         optimizer.step()
         end = time.perf_counter()

@@ -59,11 +59,12 @@ PRESETS = {
         "num_epoch": 6, "lr_schedule": "cosine", "lr_warmup": 0.3, "val_every": 3, "per_save": 3,
     },
     # The real course data on a GPU (README, "The real dataset"): the quick start's model and recipe at a
-    # batch and a length a GPU affords on the 23,410-frame train set (not measured on the full data).
+    # batch a GPU affords, for a length in steps (~99 epochs of the 23,410-frame train set, 182 steps each;
+    # a smaller dataset trains as long). The length is not measured on the full data.
     "lab4": {
         "arch": "pyramid", "F_dim": 64, "L_dim": 32, "N_dim": 8, "D_out_dim": 96,
         "kl_reduction": "mean", "kl_anneal_type": "None", "batch_size": 8, "train_vi_len": 16, "anchor_gap": 400,
-        "lr": 2e-3, "milestones": [], "partial": 1.0, "num_workers": 0, "tfr": 0.0, "num_epoch": 100, "per_save": 10,
+        "lr": 2e-3, "milestones": [], "partial": 1.0, "num_workers": 0, "tfr": 0.0, "train_steps": 18_000,
     },
 }
 
@@ -252,7 +253,10 @@ def add_training_args(parser):
     group.add_argument("--val_every", type=_positive_int, default=1, metavar="K",
                        help="validate (630-frame rollout, GIF, best.pt) every K epochs and after the last one; "
                             "the epochs between write metrics without val figures and last.pt")
-    group.add_argument("--clip_grad", type=_non_negative, default=1.0, help="max grad norm; 0 = off")
+    group.add_argument("--train_steps", type=_positive_int, default=None, metavar="S",
+                       help="train for S optimizer steps, whatever the dataset's size: --num_epoch becomes the "
+                            "epochs S steps take, and unless given --val_every and --per_save follow (~20 "
+                            "validations, ~10 checkpoints); to extend such a run, give a larger S")
     group.add_argument("--test", action="store_true", help="only validate the --ckpt_path model")
     group.add_argument("--store_visualization", action="store_true",
                        help="also save a GIF of the validation rollout every epoch (default: best and last)")
@@ -353,6 +357,8 @@ def resume_recipe(cfg, stored):
             setattr(cfg, key, value)
         elif getattr(cfg, key) != value and key not in FIXED_ON_RESUME:
             changed.append(f"--{key} {_shown(getattr(cfg, key))} (the run: {_shown(value)})")
+    # What the run's command line set stays set (a typed --num_epoch keeps beating a preset's --train_steps).
+    cfg.given_flags = sorted(set(given) | set(stored.get("given_flags") or []))
     return changed
 
 
@@ -373,6 +379,12 @@ def _source(cfg, keys):
     return f" (set by --preset {cfg.preset})" if keys and by_preset else ""
 
 
+def typed(cfg, key):
+    """Whether ``key`` was typed on the command line (given, and not just the value its --preset sets)."""
+    defaults = vars(build_train_parser().parse_args([]))
+    return _was_given(cfg, key, defaults.get(key)) and not _source(cfg, [key])
+
+
 def check_flags_fit(cfg):
     """Refuse flags the chosen --arch cannot use (naming the preset that set them), and name those that
     change nothing in the chosen configuration. Called once for a new run, before any data is read."""
@@ -388,8 +400,7 @@ def check_flags_fit(cfg):
     why = {"lr_warmup": "only for --lr_schedule cosine", "milestones": "--lr_schedule cosine sets the lr",
            "tfr": "--arch pyramid decodes every frame from frame 0", "tfr_sde": "", "tfr_d_step": ""}
     for key, idle in unused.items():
-        typed = _was_given(cfg, key, defaults[key]) and not _source(cfg, [key])
-        if idle and typed and getattr(cfg, key) != defaults[key]:
+        if idle and typed(cfg, key) and getattr(cfg, key) != defaults[key]:
             print(f"note: --{key} {_shown(getattr(cfg, key))} changes nothing here"
                   + (f": {why[key]}" if why[key] else " (teacher forcing: --arch pyramid has none)"))
 

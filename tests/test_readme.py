@@ -134,5 +134,5 @@ def test_the_lab4_preset_is_the_quick_starts_recipe_at_a_gpu_batch():
     recipe = ("arch", "F_dim", "L_dim", "N_dim", "D_out_dim", "anchor_gap", "tfr", "kl_reduction",
               "kl_anneal_type", "lr", "milestones")
     assert {k: getattr(lab4, k) for k in recipe} == {k: getattr(quick, k) for k in recipe}
-    assert lab4.batch_size == 8 and lab4.num_epoch == 100 and lab4.DR == "LAB4_Dataset"
+    assert lab4.batch_size == 8 and lab4.train_steps == 18_000 and lab4.DR == "LAB4_Dataset"
     assert parse_train_args(["--preset", "lab4", "--batch_size", "2"]).batch_size == 2  # flags still win

@@ -102,7 +102,7 @@ def test_resume_keeps_the_kl_schedule_of_the_first_start(tiny_dataset, tmp_path,
 def test_a_first_epoch_non_finite_loss_says_no_checkpoint_was_written(tiny_dataset, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         Trainer.main(["--DR", str(tiny_dataset), "--save_root", str(tmp_path / "y"), *TINY_FLAGS,
-                      "--num_epoch", "2", "--lr", "1e30", "--clip_grad", "0"])
+                      "--num_epoch", "2", "--lr", "1e30"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "non-finite loss" in err and "no checkpoint was written" in err and "last.pt" not in err
@@ -214,3 +214,19 @@ def test_test_mode_prints_the_psnr_before_writing_its_gif(tiny_dataset, tmp_path
     with pytest.raises(UserInputError, match="Read-only"):
         training.validate_only(config(tiny_dataset, tmp_path / "ro", "--test", "--ckpt_path", str(ckpt)))
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("validation: PSNR")
+
+
+def test_train_steps_sizes_the_run_by_the_dataset_and_says_so(tiny_dataset, tmp_path, no_curves, capsys):
+    run = training.fit(config(tiny_dataset, tmp_path / "run", "--train_steps", "15", "--num_epoch", "70"))
+    assert len(read_metrics(run / "metrics.csv")) == 3  # 12 clips, batch 2: 6 steps an epoch
+    out = capsys.readouterr().out
+    assert "per epoch (6 steps of batch 2), epochs 1..3" in out
+    assert "--train_steps 15: 3 epochs of 6 steps (batch 2), validated every 1 epochs, a checkpoint every 2" in out
+    half = config(tiny_dataset, tmp_path / "half", "--train_steps", "15", "--partial", "0.5")
+    training.size_in_steps(half, 12)
+    assert half.num_epoch == 5  # half the clips: as many steps in more epochs
+    long_run = config(tiny_dataset, tmp_path / "long", "--train_steps", "6000")
+    training.size_in_steps(long_run, 12)
+    assert (long_run.num_epoch, long_run.val_every, long_run.per_save) == (1000, 50, 2)  # --per_save was given
+    preset_steps = parse_train_args(["--preset", "lab4", "--num_epoch", "3"])
+    assert training.size_in_steps(preset_steps, 12) is None and preset_steps.num_epoch == 3  # typed wins

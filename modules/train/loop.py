@@ -32,9 +32,12 @@ from .plots import plot_training_curves
 from .report import next_steps, start_message
 from .runfolder import claimed_run_folder, resume_folder
 from .runlog import COLUMNS, Run, append_metrics, default_save_root
-from .setup import (batch_lr, make_grad_scaler, prepare, resume_with_the_runs_flags, seed_epoch,
+from .setup import (batch_lr, make_grad_scaler, prepare, resume_with_the_runs_flags, seed_epoch, size_in_steps,
                     train_loader_for_epoch, training_state)
 from .tensorboard import LOG_DIR, NoLog, check_requested, open_log
+
+
+MAX_GRAD_NORM = 1.0  # the template's gradient clipping
 
 
 class NonFiniteLossError(RuntimeError):
@@ -76,9 +79,8 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
         if not distributed.all_ranks(torch.isfinite(stats).all()):
             raise NonFiniteLossError(f"non-finite loss (loss, recon, kl) = {stats.tolist()} at batch {batches}")
         scaler.scale(loss).backward()
-        if cfg.clip_grad > 0:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
         scaler.step(optimizer)
         scaler.update()
         totals += stats
@@ -168,17 +170,18 @@ def _train(cfg, main):
     with distributed.main_process_first():  # the synthetic dataset is generated once
         root = dataset_root(cfg.DR)
     run = Run(cfg.save_root, create=main)
-    device, model, optimizer, scheduler, start_epoch, best_psnr = prepare(cfg)
-    if main:
-        best_psnr = check_best_checkpoint(run, best_psnr)
     with distributed.main_process_first():  # rank 0 writes the frame cache, the others read it
         train_set, val_set = load_datasets(root, (cfg.frame_H, cfg.frame_W), cfg.train_vi_len,
                                              cfg.val_vi_len, cfg.anchor_gap)
+    steps_note = size_in_steps(cfg, len(train_set))
+    device, model, optimizer, scheduler, start_epoch, best_psnr = prepare(cfg)
+    if main:
+        best_psnr = check_best_checkpoint(run, best_psnr)
     if main:
         val_frames, val_poses = (x.to(device) for x in val_set[0])
     log = open_log(cfg, run.root / LOG_DIR, start_epoch, main)
     if main:
-        print(start_message(cfg, run, device, len(train_set), start_epoch), flush=True)
+        print(start_message(cfg, run, device, len(train_set), start_epoch, steps_note), flush=True)
     train_step_model = distributed.wrap(model, device)
     scaler = make_grad_scaler(device, cfg.amp)  # kept across epochs: its scale adapts over steps
     epoch = start_epoch
@@ -213,8 +216,7 @@ def _train(cfg, main):
         last = run.checkpoint("last")
         kept = (f"the last good checkpoint is {last}" if last.is_file() else
                 "no checkpoint was written (no epoch finished)")
-        raise UserInputError(f"{err} in epoch {epoch + 1}: training stopped; {kept} (try a lower --lr or "
-                             f"--clip_grad)") from err
+        raise UserInputError(f"{err} in epoch {epoch + 1}: training stopped; {kept} (try a lower --lr)") from err
     except KeyboardInterrupt:
         # Under torchrun Ctrl-C reaches every rank; rank 0 saves without waiting on the others
         # (no collective: a peer may already be gone).

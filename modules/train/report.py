@@ -9,7 +9,7 @@ from pathlib import Path
 from ..checkpoint import load_checkpoint
 from ..runtime import describe_hardware
 from .runlog import read_metrics
-from .setup import clips_in_epoch, describe_num_workers
+from .setup import clips_in_epoch, describe_num_workers, steps_per_epoch
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,16 +34,19 @@ def script(name):
     return rel if not rel.startswith("..") else str(REPO / name)
 
 
-def start_message(cfg, run, device, n_clips, first_epoch):
-    """What the run trains, on what and where it writes, and (once) the data-loading choice."""
+def start_message(cfg, run, device, n_clips, first_epoch, steps_note=None):
+    """What the run trains (its steps: ``steps_note``, from --train_steps), on what and where it writes,
+    and (once) the data-loading choice."""
     if first_epoch >= cfg.num_epoch:
         return f"nothing to train: the checkpoint is at epoch {first_epoch} of --num_epoch {cfg.num_epoch}"
     used = clips_in_epoch(n_clips, cfg, first_epoch)
     of = f" (of {n_clips}: --partial/--fast_train)" if used != n_clips else ""
-    lines = [f"training on {device}: {used} clips of {cfg.train_vi_len} frames per epoch{of}, epochs "
-             f"{first_epoch + 1}..{cfg.num_epoch}; writing to {run.root}"
+    steps = steps_per_epoch(n_clips, cfg, first_epoch)
+    lines = [f"training on {device}: {used} clips of {cfg.train_vi_len} frames per epoch{of} ({steps} steps of "
+             f"batch {cfg.batch_size}), epochs {first_epoch + 1}..{cfg.num_epoch}; writing to {run.root}"
              + (f" (TensorBoard: {tool('tensorboard')} --logdir {run.root})" if getattr(cfg, "tensorboard", False)
                 else "")]
+    lines += [steps_note] if steps_note else []
     lines.append(describe_hardware(device, cfg.amp))
     workers = describe_num_workers(cfg)
     return "\n".join(lines + ([workers] if workers else []))

@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from ..architectures import build_vae, checkpoint_model_config, config_dict, model_config
 from ..checkpoint import load_checkpoint, load_model_weights, rng_state, set_rng_state
-from ..config import check_flags_fit, overridden_flags, resume_recipe, take_model_flags
+from ..config import check_flags_fit, overridden_flags, resume_recipe, take_model_flags, typed
 from ..errors import UserInputError
 from ..runtime import channels_last_for, resolve_device, torch_seed
 from ..schedules import cosine_lr_factor, partial_for_epoch
@@ -189,6 +189,35 @@ def clips_in_epoch(n_clips, cfg, epoch):
     (``--fast_partial`` in the first epochs with --fast_train), at least one."""
     partial = partial_for_epoch(epoch, cfg.partial, cfg.fast_train, cfg.fast_partial, cfg.fast_train_epoch)
     return max(1, int(n_clips * partial)) if n_clips else 0
+
+
+def steps_per_epoch(n_clips, cfg, epoch=0):
+    """Optimizer steps of ``epoch``: its batches on each rank (the last, incomplete one is dropped)."""
+    return clips_in_epoch(n_clips, cfg, epoch) // distributed.world_size() // cfg.batch_size
+
+
+# With --train_steps, about this many validations and periodic checkpoints per run (unless given).
+VALIDATIONS_PER_RUN, CHECKPOINTS_PER_RUN = 20, 10
+
+
+def size_in_steps(cfg, n_clips):
+    """--train_steps S: set --num_epoch to the epochs S steps take on ``n_clips`` clips (after the first
+    epoch, whose --fast_train share may differ), and --val_every / --per_save where not given. Returns
+    the line that says so, or None without --train_steps. A --num_epoch typed on the command line wins
+    over the --train_steps of a preset."""
+    if not cfg.train_steps or (typed(cfg, "num_epoch") and not typed(cfg, "train_steps")):
+        return None
+    first, per_epoch = steps_per_epoch(n_clips, cfg, 0), steps_per_epoch(n_clips, cfg, 1)
+    if not first or not per_epoch:
+        require_a_batch(clips_in_epoch(n_clips, cfg, 0 if not first else 1), n_clips, cfg)
+    cfg.num_epoch = 1 + max(0, math.ceil((cfg.train_steps - first) / per_epoch))
+    given = getattr(cfg, "given_flags", None) or []
+    if "val_every" not in given:
+        cfg.val_every = max(1, cfg.num_epoch // VALIDATIONS_PER_RUN)
+    if "per_save" not in given:
+        cfg.per_save = max(1, cfg.num_epoch // CHECKPOINTS_PER_RUN)
+    return (f"--train_steps {cfg.train_steps}: {cfg.num_epoch} epochs of {per_epoch} steps (batch {cfg.batch_size}), "
+            f"validated every {cfg.val_every} epochs, a checkpoint every {cfg.per_save}")
 
 
 def require_a_batch(used, n_clips, cfg):

@@ -25,7 +25,7 @@ def test_a_run_outside_a_terminal_says_what_it_does(tiny_dataset, tmp_path, caps
     training.fit(parse_train_args(["--DR", str(tiny_dataset), "--save_root", str(run), *DEFAULT_WORKER_FLAGS,
                                    "--num_epoch", "1"]))
     out = capsys.readouterr().out
-    assert f"training on cpu: 12 clips of 4 frames per epoch, epochs 1..1; writing to {run}\n" in out
+    assert f"training on cpu: 12 clips of 4 frames per epoch (6 steps of batch 2), epochs 1..1; writing to {run}\n" in out
     assert out.count("data loading: 0 worker processes, the frames are already in memory "
                      "(pass --num_workers N to choose)") == 1
     assert "epoch 1/1: batch 1/6, loss " in out and "epoch 1/1: batch 6/6, loss " in out

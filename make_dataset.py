@@ -2,6 +2,7 @@
 
     python make_dataset.py synthetic                      # the default dataset at data/synthetic
     python make_dataset.py synthetic --out data/big --frame_size 512x1024 --seed 1
+    python make_dataset.py synthetic --out data/per_video --dancers per_video   # a new dancer per video
     python make_dataset.py import --pair person.gif pose.gif --out data/mine --val 0.1 --test 0.1
     python make_dataset.py check --DR data/mine           # validate it and build the frame caches
 
@@ -17,7 +18,7 @@ def run_synthetic(args):
 
     params = dict(seed=args.seed, frame_size=args.frame_size, n_train_videos=args.n_train_videos,
                   train_video_len=args.train_video_len, val_len=args.val_len, n_test=args.n_test,
-                  test_len=args.test_len)
+                  test_len=args.test_len, dancers=args.dancers)
     out = args.out or default_dataset_root()
     root = generate_dataset(out, **params) if args.force else ensure_synthetic_dataset(out, **params)
     print(f"synthetic dataset ready at {root}")

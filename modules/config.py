@@ -29,8 +29,8 @@ AMP_MODES = ("none", "bf16", "fp16", "auto")
 VAL_PSNR_MODES = ("prior", "zero", "best_of_k")
 
 # The embedded synthetic dataset's defaults (make_dataset.py synthetic; modules.data.synthetic).
-SYNTHETIC_DEFAULTS = {"seed": 0, "frame_size": (128, 256), "n_train_videos": 8, "train_video_len": 400,
-                      "val_len": VIDEO_LEN, "n_test": 5, "test_len": VIDEO_LEN}
+SYNTHETIC_DEFAULTS = {"seed": 0, "frame_size": (64, 128), "n_train_videos": 8, "train_video_len": 400,
+                      "val_len": VIDEO_LEN, "n_test": 5, "test_len": VIDEO_LEN, "dancers": "one"}
 # make_dataset.py import: a course GIF frame lasting k * GIF_FRAME_MS stands for k frames (50 frames/s).
 GIF_FRAME_MS = 20
 FILL_MODES = ("repeat", "drop")
@@ -507,6 +507,9 @@ def _add_synthetic_command(sub):
     p.add_argument("--val_len", type=_positive_int, default=d["val_len"])
     p.add_argument("--n_test", type=_positive_int, default=d["n_test"])
     p.add_argument("--test_len", type=_positive_int, default=d["test_len"])
+    p.add_argument("--dancers", choices=("one", "per_video"), default=d["dancers"],
+                   help="one: the same dancer and studio in every video, like the course's (default); "
+                        "per_video: a new dancer and studio in every video (a person never seen, from one frame)")
     p.add_argument("--force", action="store_true", help="regenerate even if the folder is up to date")
 
 

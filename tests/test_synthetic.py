@@ -73,41 +73,10 @@ def test_labels_are_coloured_skeletons_on_white_and_frames_a_figure_in_a_grey_st
     assert np.ptp(corners.mean(axis=0)) < 25 and 100 < corners.mean() < 240  # greyish wall
 
 
-def test_the_figure_fills_most_of_the_frame_height():
-    for index in range(4):
-        spec = synthetic.sample_video(0, "train", index, 40, (64, 128))
-        empty = load_image(Image.fromarray(synthetic.render_background(spec)).reduce(synthetic.SUPERSAMPLE))
-        for person, _ in synthetic.render_frames(spec, [0, 20]):
-            figure = np.abs(load_image(person) - empty).max(axis=-1) > 20
-            rows = np.nonzero(figure.any(axis=1))[0]
-            assert rows.max() - rows.min() >= 0.65 * 64
-            assert 0.03 < figure.mean() < 0.3
-
-
-def test_the_figure_moves_and_the_pose_determines_the_frame():
-    spec = synthetic.sample_video(0, "val", 0, 60, (32, 64))
-    (p0, l0), (p1, l1), (p0b, l0b) = synthetic.render_frames(spec, [0, 30, 0])
-    assert np.asarray(p0).tobytes() == np.asarray(p0b).tobytes()
-    assert np.abs(load_image(p0) - load_image(p1)).mean() > 0.5
-    assert np.abs(load_image(l0) - load_image(l1)).mean() > 0.5
-
-
-def load_image(image):
-    return np.asarray(image, dtype=np.float64)
-
-
 def test_val_and_test_videos_are_not_in_train(tiny):
     train = {p.read_bytes() for p in (tiny / "train" / "train_img").iterdir()}
     held_out = list((tiny / "val" / "val_img").iterdir()) + list((tiny / "test" / "test_img_gt").rglob("*.png"))
     assert not any(p.read_bytes() in train for p in held_out)
-
-
-def test_dof_trajectory_is_smooth_and_within_limits():
-    spec = synthetic.sample_video(3, "train", 0, 630, (32, 64))
-    dofs = synthetic.dof_trajectory(spec.dance, np.arange(630))
-    assert dofs.shape == (630, len(synthetic.DOFS))
-    assert (dofs >= synthetic.DOF_LOW).all() and (dofs <= synthetic.DOF_HIGH).all()
-    assert np.abs(np.diff(dofs, axis=0)).max() < 0.5  # radians per frame: no jumps at move changes
 
 
 def test_ensure_generates_once_then_reuses(tmp_path):
@@ -118,6 +87,26 @@ def test_ensure_generates_once_then_reuses(tmp_path):
     assert marker.stat().st_mtime_ns == stamp
     synthetic.ensure_synthetic_dataset(root, progress=False, workers=1, **{**TINY, "seed": 5})
     assert json.loads(marker.read_text())["seed"] == 5
+
+
+def test_a_dataset_of_an_older_format_is_generated_again(tmp_path, capsys):
+    root = synthetic.ensure_synthetic_dataset(tmp_path / "ds", progress=False, workers=1, **TINY)
+    marker = root / synthetic.MARKER_NAME
+    old = {k: v for k, v in json.loads(marker.read_text()).items() if k != "dancers"}
+    marker.write_text(json.dumps({**old, "format_version": 1}))  # what format 1 wrote: no dancers key
+    (root / "val" / "val_img" / "frame0.png").write_bytes(b"stale")
+    synthetic.ensure_synthetic_dataset(root, progress=True, workers=1, **TINY)
+    assert json.loads(marker.read_text()) == synthetic.generation_params(**TINY)
+    assert (root / "val" / "val_img" / "frame0.png").read_bytes()[:4] == b"\x89PNG"
+    said = capsys.readouterr()
+    assert "generated with other parameters (dancers, format_version): generating it again" in said.out + said.err
+
+
+def test_the_marker_records_the_dancers_and_the_variant_writes_other_videos(tiny, tmp_path):
+    assert json.loads((tiny / synthetic.MARKER_NAME).read_text())["dancers"] == "one"
+    variant = generate(tmp_path / "per_video", dancers="per_video")
+    assert json.loads((variant / synthetic.MARKER_NAME).read_text())["dancers"] == "per_video"
+    assert files(variant)["val/val_img/frame0.png"] != files(tiny)["val/val_img/frame0.png"]
 
 
 def test_interrupted_generation_leaves_no_dataset_and_is_redone(tmp_path, monkeypatch):
@@ -152,6 +141,8 @@ def test_bad_parameters_are_user_errors(tmp_path):
         generate(tmp_path / "x", val_len=0)
     with pytest.raises(UserInputError, match="too small"):
         generate(tmp_path / "x", frame_size=(4, 8))
+    with pytest.raises(UserInputError, match="dancers must be one of one, per_video, got 'each'"):
+        generate(tmp_path / "x", dancers="each")
 
 
 def test_default_root_is_data_synthetic_in_the_repo():

@@ -186,3 +186,74 @@ def test_split_sizes_are_counts_or_fractions_up_to_one(text, frames):
     assert split_amount(text, 1000) == frames
     with pytest.raises(UserInputError, match="a fraction up to 1"):
         split_amount("2.5", 1000)
+
+
+# -- --dedither: the gated 3x3 box blur of palette GIFs' person frames -----------------------------
+def reference_gated_blur(frame, edge):
+    """gated_box_blur written out pixel by pixel: the mean (rounded half up) over the 3x3 neighbours,
+    edge pixels repeated outward, whose channels all lie within ``edge`` of the centre's."""
+    h, w, c = frame.shape
+    out = np.empty_like(frame)
+    for y in range(h):
+        for x in range(w):
+            centre = frame[y, x].astype(int)
+            near = [frame[min(max(y + dy, 0), h - 1), min(max(x + dx, 0), w - 1)].astype(int)
+                    for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+            near = [n for n in near if np.abs(n - centre).max() <= edge]
+            out[y, x] = [(2 * sum(n[k] for n in near) + len(near)) // (2 * len(near)) for k in range(c)]
+    return out
+
+
+def palette_dither(shape, low, share, rng):
+    """A flat field of level ``low + 51 * share`` drawn as lab4_gif's palette draws it: each channel of
+    each pixel the palette level ``low`` or the next one up (51 levels higher), a ``share`` of them up,
+    the pattern random."""
+    return (low + 51 * (rng.random(shape) < share)).astype(np.uint8)
+
+
+def test_gated_box_blur_matches_the_pixel_by_pixel_definition():
+    from modules.data.dither import DITHER_EDGE, gated_box_blur
+    rng = np.random.default_rng(0)
+    frame = (51 * rng.integers(0, 6, size=(7, 9, 3))).astype(np.uint8)
+    frame[2, 3] = [10, 200, 37]  # off the palette: distances that are not multiples of 51
+    for edge in (0, 50, DITHER_EDGE, 101, 255):
+        assert np.array_equal(gated_box_blur(frame, edge), reference_gated_blur(frame, edge)), edge
+    assert np.array_equal(gated_box_blur(frame, 0)[frame.min(axis=2) == frame.max(axis=2)],
+                          frame[frame.min(axis=2) == frame.max(axis=2)])
+
+
+def test_gated_box_blur_exact_values_at_a_step_edge_and_on_a_hand_example():
+    from modules.data.dither import gated_box_blur
+    step = np.zeros((4, 6, 3), dtype=np.uint8)
+    step[:, :3], step[:, 3:] = 40, 200  # dark dancer | light wall: 160 levels apart
+    assert np.array_equal(gated_box_blur(step), step)  # the edge columns keep their exact values
+    wall = np.array([[153, 204, 153],
+                     [204, 153, 100],
+                     [153, 153, 0]], dtype=np.uint8)[:, :, None].repeat(3, axis=2)
+    out = gated_box_blur(wall)[:, :, 0]
+    assert out[1, 1] == 159  # (5 x 153 + 2 x 204 + 100) / 8 = 159.1: the 0 is 153 levels away, left out
+    assert out[1, 2] == 135  # 4 x 153 + 2 x 100 (the edge column repeated) over 6; 204 and 0 left out
+    assert out[2, 2] == 0  # only itself (4 times with the repeated border) is within 64 of 0
+
+
+def test_gated_box_blur_flattens_a_palette_dither_and_keeps_the_dancers_edge():
+    from modules.data.dither import gated_box_blur
+    rng = np.random.default_rng(1)
+    wall = palette_dither((40, 60, 3), 153, 1 / 3, rng)  # a grey of 170 as 153s and 204s
+    raw_error = np.abs(wall.astype(float) - 170).mean()
+    assert raw_error > 20
+    assert np.abs(gated_box_blur(wall).astype(float) - 170).mean() < 0.4 * raw_error
+    scene = wall.copy()
+    scene[:, :30] = palette_dither((40, 30, 3), 0, 1 / 2, rng)  # a dark dancer: levels 0 and 51
+    out = gated_box_blur(scene)
+    assert out[:, :30].max() <= 51 and out[:, 30:].min() >= 153  # nothing crosses the dancer's edge
+    blurred = gated_box_blur(scene, edge=255)
+    assert blurred[:, 29].max() > 51 and blurred[:, 30].min() < 153  # an ungated blur smears it
+
+
+def test_gated_box_blur_ungated_is_the_scorings_box_blur_rounded():
+    from modules.data.dither import gated_box_blur
+    from modules.eval.metrics import box_blur
+    frame = (51 * np.random.default_rng(2).integers(0, 6, size=(6, 8, 3))).astype(np.uint8)
+    scoring = box_blur(torch.from_numpy(frame.astype(np.float32)).permute(2, 0, 1)).permute(1, 2, 0)
+    assert np.array_equal(gated_box_blur(frame, edge=255), np.floor(scoring.numpy() + 0.5).astype(np.uint8))

@@ -257,3 +257,56 @@ def test_gated_box_blur_ungated_is_the_scorings_box_blur_rounded():
     frame = (51 * np.random.default_rng(2).integers(0, 6, size=(6, 8, 3))).astype(np.uint8)
     scoring = box_blur(torch.from_numpy(frame.astype(np.float32)).permute(2, 0, 1)).permute(1, 2, 0)
     assert np.array_equal(gated_box_blur(frame, edge=255), np.floor(scoring.numpy() + 0.5).astype(np.uint8))
+
+
+def read_record(root):
+    import json
+    return json.loads((root / ".lab4_import.json").read_text())
+
+
+def test_dedither_filters_the_person_frames_only_and_records_it(gifs, tmp_path):
+    from modules.data.dither import DITHER_EDGE, gated_box_blur
+    plain, dedithered = tmp_path / "plain", tmp_path / "dedithered"
+    import_dataset([gifs], plain, val="5", test="5", progress=False)
+    import_dataset([gifs], dedithered, val="5", test="5", dedither=True, progress=False)
+    assert read_record(plain)["dedither"] is False and read_record(plain)["dedither_edge"] is None
+    assert read_record(dedithered)["dedither"] is True and read_record(dedithered)["dedither_edge"] == DITHER_EDGE
+    decoded = list(iter_frames(gifs[0]))
+    for i, rel in [(0, "train/train_img/frame0.png"), (7, "train/train_img/frame7.png"),
+                   (22, "val/val_img/frame2.png"), (25, "test/test_img/0/frame0.png"),
+                   (29, "test/test_img_gt/0/frame4.png")]:
+        expected = gated_box_blur(pixels(decoded[i]))
+        assert np.array_equal(pixels(dedithered / rel), expected), rel
+        assert not np.array_equal(pixels(plain / rel), expected), rel  # the filter changed the frame
+    labels = sorted(p.relative_to(plain) for p in plain.rglob("*.png") if "label" in str(p.parent))
+    assert len(labels) == N_FRAMES
+    for rel in labels:
+        assert (dedithered / rel).read_bytes() == (plain / rel).read_bytes(), rel
+
+
+def test_dedither_runs_at_the_source_size_before_the_resize(gifs, tmp_path):
+    from modules.data.dither import dedither_image
+    import_dataset([gifs], tmp_path / "ds", val="5", test="5", frame_size=(16, 24), dedither=True, progress=False)
+    expected = dedither_image(list(iter_frames(gifs[0]))[3]).resize((24, 16), Image.BILINEAR)
+    assert np.array_equal(pixels(tmp_path / "ds" / "train" / "train_img" / "frame3.png"), pixels(expected))
+
+
+def test_dedither_refuses_person_sources_that_are_not_gifs(video, gifs, tmp_path):
+    folder = write_folder(video[0], tmp_path / "person_pngs")
+    with pytest.raises(UserInputError, match=r"person_pngs: --dedither .* not a GIF"):
+        import_dataset([gifs, (folder, gifs[1])], tmp_path / "a", dedither=True, progress=False)
+    with pytest.raises(UserInputError, match=r"dance\.mp4: --dedither .* not a GIF"):
+        import_dataset([(tmp_path / "dance.mp4", gifs[1])], tmp_path / "b", dedither=True, progress=False)
+    import_dataset([(gifs[0], write_folder(video[1], tmp_path / "pose_pngs"))], tmp_path / "c", val="5",
+                   test="5", dedither=True, progress=False)  # a pose source is never filtered: any kind
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_cli_dedither_flag_and_its_help(gifs, tmp_path, capsys):
+    make_dataset.main(["import", "--pair", str(gifs[0]), str(gifs[1]), "--out", str(tmp_path / "ds"),
+                       "--val", "6", "--test", "6", "--dedither"])
+    assert read_record(tmp_path / "ds")["dedither"] is True
+    with pytest.raises(SystemExit):
+        make_dataset.main(["import", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--dedither" in help_text and "lab4_gif" in help_text and "not for the course's PNG dataset" in help_text

@@ -4,6 +4,7 @@
     python make_dataset.py synthetic --out data/big --frame_size 512x1024 --seed 1
     python make_dataset.py synthetic --out data/per_video --dancers per_video   # a new dancer per video
     python make_dataset.py import --pair person.gif pose.gif --out data/mine --val 0.1 --test 0.1
+    python make_dataset.py import --pair person.gif pose.gif --out data/mine --dedither  # palette GIFs
     python make_dataset.py check --DR data/mine           # validate it and build the frame caches
 
 See docs/data.md for the layout, the options and examples.
@@ -29,7 +30,8 @@ def run_import(args):
 
     split = import_dataset([tuple(pair) for pair in args.pair], args.out, val=args.val, test=args.test,
                            n_test=args.n_test, frame_size=args.frame_size, pose_offset=args.pose_offset,
-                           fill=args.fill, gif_frame_ms=args.gif_frame_ms, template_gif=args.template_gif)
+                           fill=args.fill, gif_frame_ms=args.gif_frame_ms, template_gif=args.template_gif,
+                           dedither=args.dedither)
     print(f"imported into {args.out}: {split['train']} train frames, {split['val']} val frames, "
           f"{split['n_test']} test video(s) of {split['test']} frames")
 

@@ -514,6 +514,8 @@ def _add_synthetic_command(sub):
 
 
 def _add_import_command(sub):
+    from .data.dither import DITHER_EDGE  # numpy and PIL, no torch
+
     p = sub.add_parser("import", help="build a dataset from person videos and their pose videos")
     p.add_argument("--pair", nargs=2, action="append", required=True, metavar=("PERSON", "POSE"),
                    help="a person video and its pose video: GIF, MP4 (needs imageio-ffmpeg) or a folder "
@@ -532,6 +534,12 @@ def _add_import_command(sub):
                    help="a GIF frame lasting k times this stands for k frames (0: no expansion)")
     p.add_argument("--template_gif", action="store_true",
                    help="GIFs from the course template's make_gif: drop the doubled first frame")
+    p.add_argument("--dedither", action="store_true",
+                   help="remove a palette GIF's dither from the person frames (not the pose labels) with a "
+                        f"3x3 blur that skips neighbours more than {DITHER_EDGE} levels away, so edges stay "
+                        "sharp; for GIF sources whose dither pattern changes from frame to frame (e.g. the "
+                        "course's sample GIFs, lab4_gif); not for the course's PNG dataset, PNG folders or "
+                        "videos (refused)")
 
 
 def _add_check_command(sub):

@@ -9,7 +9,8 @@ and cut in order: train first, then one validation video, then ``n_test`` test v
 so the validation and test videos are the last stretches of the last pairs (with one pair per video of
 the right length, the splits fall on video boundaries). Test videos are written like the course's (first
 frame in ``test_img/<v>``, all labels in ``test_label/<v>``) plus their true frames in
-``test_img_gt/<v>`` for scoring.
+``test_img_gt/<v>`` for scoring. ``dedither`` removes a palette GIF's dither from the person frames
+(:mod:`modules.data.dither`).
 """
 
 import struct
@@ -23,6 +24,7 @@ from dataloader import open_png, scan_frames
 from ..config import FILL_MODES, GIF_FRAME_MS
 from ..errors import UserInputError
 from ..io import write_json
+from .dither import DITHER_EDGE, dedither_image
 from .partial import partial_folder
 from .synthetic import PNG_COMPRESS_LEVEL
 
@@ -180,6 +182,15 @@ def _pair_frames(person, pose, pose_offset, fill, options):
             yield image, label
 
 
+def check_dedither_sources(pairs):
+    """``--dedither`` is for palette GIFs: a person source that is not a GIF is an error naming it."""
+    for person, _ in pairs:
+        if Path(person).is_dir() or Path(person).suffix.lower() != ".gif":
+            raise UserInputError(f"{person}: --dedither removes a palette GIF's dither and this person source "
+                                 "is not a GIF (PNG frames and videos have no palette dither); import it "
+                                 "without --dedither")
+
+
 def _resized(image, frame_size):
     if frame_size is None:
         return image
@@ -187,13 +198,16 @@ def _resized(image, frame_size):
 
 
 def import_dataset(pairs, out, *, val="0.1", test="0.1", n_test=1, frame_size=None, pose_offset=0,
-                   fill="repeat", gif_frame_ms=GIF_FRAME_MS, template_gif=False, progress=True):
+                   fill="repeat", gif_frame_ms=GIF_FRAME_MS, template_gif=False, dedither=False,
+                   progress=True):
     """Write the (person, pose) source ``pairs`` as a LAB4-layout dataset at ``out``; return the split.
 
     ``val``/``test``: frame counts ("630") or fractions of all frames ("0.1"); ``test`` is per test
     video. ``frame_size`` (H, W) resizes with PIL bilinear (default: keep the source size; person and
-    pose frames must then have the same size). The dataset is written to ``<out>.partial`` and renamed,
-    with the import parameters in ``out/.lab4_import.json``. Returns {"train", "val", "test", "n_test"}.
+    pose frames must then have the same size). ``dedither``: every person frame (never a pose label) goes
+    through :func:`modules.data.dither.dedither_image` at the source size, before any resize; every person
+    source must then be a GIF. The dataset is written to ``<out>.partial`` and renamed, with the import
+    parameters in ``out/.lab4_import.json``. Returns {"train", "val", "test", "n_test"}.
     """
     out = Path(out)
     if fill not in FILL_MODES:
@@ -202,6 +216,8 @@ def import_dataset(pairs, out, *, val="0.1", test="0.1", n_test=1, frame_size=No
         raise UserInputError(f"--out {out} is a file; choose a new folder")
     if out.exists() and any(out.iterdir()):
         raise UserInputError(f"{out} already exists and is not empty; choose a new --out folder")
+    if dedither:
+        check_dedither_sources(pairs)
     options = {"gif_frame_ms": gif_frame_ms, "template_gif": template_gif}
     lengths = []
     for person, pose in pairs:
@@ -214,6 +230,8 @@ def import_dataset(pairs, out, *, val="0.1", test="0.1", n_test=1, frame_size=No
               disable=None if progress else True) as bar:
         for person, pose in pairs:
             for image, label in _pair_frames(person, pose, pose_offset, fill, options):
+                if dedither:
+                    image = dedither_image(image)
                 image, label = _resized(image, frame_size), _resized(label, frame_size)
                 if image.size != label.size:
                     raise UserInputError(f"{person} frames are {image.size[0]}x{image.size[1]} but {pose} "
@@ -228,7 +246,8 @@ def import_dataset(pairs, out, *, val="0.1", test="0.1", n_test=1, frame_size=No
     split = {"train": train_len, "val": val_len, "test": test_len, "n_test": n_test}
     record = {"pairs": [[str(a), str(b)] for a, b in pairs], "frame_size": frame_size,
               "pose_offset": pose_offset, "fill": fill, "gif_frame_ms": gif_frame_ms,
-              "template_gif": template_gif, **split}
+              "template_gif": template_gif, "dedither": dedither,
+              "dedither_edge": DITHER_EDGE if dedither else None, **split}
     write_json(tmp / IMPORT_RECORD, record)
     if out.exists():
         out.rmdir()

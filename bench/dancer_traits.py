@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dataloader import video_starts  # noqa: E402
 from modules.config import FRAME_H, FRAME_W  # noqa: E402
-from modules.data.synthetic import (JOINT_COLOURS, L_HIP, L_SHOULDER, MARKER_NAME, R_HIP,  # noqa: E402
-                                    R_SHOULDER)
+from modules.data.dance_video import JOINT_COLOURS, L_HIP, L_SHOULDER, R_HIP, R_SHOULDER  # noqa: E402
+from modules.data.synthetic import MARKER_NAME  # noqa: E402
 from modules.data.video_import import iter_frames  # noqa: E402
 from modules.errors import UserInputError, exit_on_user_error  # noqa: E402
 from modules.eval.metrics import box_blur, dancer_mask, luminance  # noqa: E402

@@ -67,10 +67,10 @@ def test_the_pose_determines_the_frame_and_the_figure_moves():
 
 
 def test_the_walk_passes_its_keyframes_and_eases_in_and_out():
-    walk = dv.Walk(times=np.array([0.0, 10.0, 30.0]), xs=np.array([0.2, 0.2, 0.8]))
-    x, speed = dv.stage_x(walk, [0, 5, 10, 20, 30, 40])
-    np.testing.assert_allclose(x, [0.2, 0.2, 0.2, 0.5, 0.8, 0.8])
-    np.testing.assert_allclose(speed, [0.0, 0.0, 0.0, 0.6 * 6 * 0.25 / 20, 0.0, 0.0])
+    walk = dv.Walk(times=np.array([0.0, 10.0, 40.0]), xs=np.array([0.2, 0.2, 0.8]))
+    x, walking = dv.stage_x(walk, [0, 5, 10, 16, 25, 34, 40, 50])
+    np.testing.assert_allclose(x, [0.2, 0.2, 0.2, 0.2 + 0.6 * 0.2 ** 2 * 2.6, 0.5, 0.8 - 0.6 * 0.2 ** 2 * 2.6, 0.8, 0.8])
+    np.testing.assert_allclose(walking, [0, 0, 0, 6 / dv.WALK_RAMP, 1, 6 / dv.WALK_RAMP, 0, 0])
 
 
 def test_walks_start_inside_the_frame_and_reach_its_edges_and_beyond():
@@ -95,8 +95,7 @@ def test_walking_turns_to_profile_and_strides():
     spec = dv.sample_video(1, "train", 0, 630, SIZE)
     t = np.arange(630)
     dofs = dv.pose_trajectory(spec, t)
-    _, speed = dv.stage_x(spec.walk, t)
-    walking = np.abs(speed) >= dv.WALK_SPEED[0]
+    walking = dv.stage_x(spec.walk, t)[1] == 1.0
     assert walking.any() and (~walking).any()
     assert (dofs[walking, dv.TURN] == 1.0).all()
     assert np.ptp(dofs[walking, 4]) > 0.3  # the right leg swings

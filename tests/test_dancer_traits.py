@@ -8,7 +8,7 @@ from PIL import Image
 
 from bench import dancer_traits as traits
 from modules.config import FRAME_H, FRAME_W
-from modules.data.synthetic import JOINT_COLOURS, L_HIP, L_SHOULDER, R_ELBOW, R_SHOULDER
+from modules.data.dance_video import JOINT_COLOURS, L_HIP, L_SHOULDER, R_ELBOW, R_SHOULDER
 
 # A luminance drop of 80/255 = 0.31: after the 3x3 de-dither blur a pixel beside the rectangle drops by
 # a third of it (0.10, under metrics.DANCER_DARKER = 0.12) and its corner pixel by 4/9 (0.14, over), so

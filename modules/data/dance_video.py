@@ -38,6 +38,7 @@ JOINT_COLOURS = ((255, 0, 85), (255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 2
                  (0, 170, 255), (0, 85, 255), (0, 0, 255), (255, 0, 170), (170, 0, 255), (255, 0, 255),
                  (85, 0, 255), (0, 0, 255), (0, 0, 255), (0, 0, 255), (0, 255, 255), (0, 255, 255),
                  (0, 255, 255))
+BUILD = 1.2  # limb thickness: the course's dancer covers ~10% of the frame (docs/data.md)
 LABEL_LIMB_WIDTH = 0.012  # fractions of the frame height, as in the real 512-pixel-high labels
 LABEL_JOINT_RADIUS = 0.011
 LABEL_LIMB_WHITENESS = 0.35  # OpenPose blends limbs into the background: pastel lines, saturated dots
@@ -53,15 +54,17 @@ DOF_LOW = np.array([0.0, 0.0, 0.0, 0.0, -0.45, -0.45, 0.0, 0.0, -0.3, -0.45, -0.
 DOF_HIGH = np.array([2.9, 2.9, 2.4, 2.4, 1.2, 1.2, 1.3, 1.3, 0.3, 0.45, 0.15, 1.0, 1.0])
 ARMS, LEGS, KNEES, CROUCH, TURN = slice(0, 2), slice(4, 6), slice(6, 8), 11, 12
 
-# How often the course's traits occur (measured on lab4_gif, docs/data.md): the share of dance moves
-# that crouch or lunge, that turn towards profile, and of walk targets at or beyond a frame edge.
-LOW_MOVE_SHARE = 0.25
+# How often the course's traits occur (measured on lab4_gif by bench/dancer_traits.py, docs/data.md):
+# the share of dance moves that crouch or lunge, that turn towards profile, and of walk targets at or
+# beyond a frame edge.
+LOW_MOVE_SHARE = 0.08
 TURNED_MOVE_SHARE = 0.2
-EDGE_TARGET_SHARE = 0.3
-EXIT_TARGET_SHARE = 0.08  # of those at an edge: beyond it, the dancer leaves the frame and comes back
+EDGE_TARGET_SHARE = 0.22
+EXIT_TARGET_SHARE = 0.1  # of those at an edge: beyond it, the dancer leaves the frame (almost) and comes back
 WALK_SPEED = (0.004, 0.010)  # frame widths per frame
 DWELL_FRAMES = (40, 160)
 STRIDE = 0.11  # frame widths per gait cycle
+WALK_RAMP = 12  # frames over which the dance turns into the gait and back
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ def _proportions(rng):
 def course_body(rng, frame_h):
     """The course's dancer: a blue-grey jacket with long sleeves, dark jeans and shoes, dark hair."""
     jacket = (72, 84, 104)
-    return Body(height=frame_h * 0.76, **_proportions(rng), skin=(206, 168, 140), hair=(32, 28, 28),
+    return Body(height=frame_h * 0.83, **_proportions(rng), skin=(206, 168, 140), hair=(32, 28, 28),
                 shirt=jacket, sleeve=jacket, trousers=(38, 42, 54), shin_colour=(38, 42, 54), shoes=(28, 28, 30))
 
 
@@ -174,7 +177,7 @@ def random_body(rng, frame_h):
 def course_studio():
     """The course's studio: light grey, a lighter floor, three lamps on the upper wall."""
     return Studio(wall=(146.0, 144.0, 142.0), floor=(160.0, 158.0, 156.0), horizon=0.62,
-                  lamps=(0.2, 0.5, 0.8), lamp_gain=0.14, vignette=0.15, floor_y=0.86)
+                  lamps=(0.2, 0.5, 0.8), lamp_gain=0.14, vignette=0.15, floor_y=0.89)
 
 
 def random_studio(rng):
@@ -241,7 +244,7 @@ def _walk_target(rng):
     if rng.uniform() >= EDGE_TARGET_SHARE:
         return rng.uniform(0.12, 0.88)
     beyond = rng.uniform() < EXIT_TARGET_SHARE
-    inset = rng.uniform(-0.16, -0.09) if beyond else rng.uniform(-0.03, 0.09)
+    inset = rng.uniform(-0.12, -0.05) if beyond else rng.uniform(-0.03, 0.09)
     return inset if rng.uniform() < 0.5 else 1.0 - inset
 
 
@@ -260,14 +263,16 @@ def sample_walk(rng, n_frames):
 
 
 def stage_x(walk, t):
-    """The dancer's x at frames ``t`` (N,) and how fast he walks there (frame widths per frame)."""
+    """The dancer's x at frames ``t`` (N,), and how much he is walking there (0 dancing in place, 1
+    walking; ramped over the first and last WALK_RAMP frames of a walk so the gait blends in smoothly)."""
     t = np.asarray(t, dtype=np.float64)
     k = np.clip(np.searchsorted(walk.times, t, side="right") - 1, 0, len(walk.times) - 2)
-    span = walk.times[k + 1] - walk.times[k]
-    u = np.clip((t - walk.times[k]) / span, 0.0, 1.0)
+    start, end = walk.times[k], walk.times[k + 1]
+    u = np.clip((t - start) / (end - start), 0.0, 1.0)
     dx = walk.xs[k + 1] - walk.xs[k]
     x = walk.xs[k] + dx * u * u * (3.0 - 2.0 * u)  # eased: he starts and stops smoothly
-    return x, dx * 6.0 * u * (1.0 - u) / span
+    ramp = np.clip(np.minimum(t - start, end - t) / WALK_RAMP, 0.0, 1.0)
+    return x, np.where(dx != 0.0, ramp, 0.0)
 
 
 def sample_video(seed, split, index, n_frames, frame_size, dancers="one"):
@@ -311,8 +316,8 @@ def pose_trajectory(spec, t):
     """The DOFs at frames ``t`` (N,) -> (N, D): the dance, blended into a walking gait (legs striding,
     arms swinging low, turned to profile, upright) as he walks."""
     dofs = dof_trajectory(spec.dance, t)
-    x, speed = stage_x(spec.walk, t)
-    walking = np.clip(np.abs(speed) / WALK_SPEED[0], 0.0, 1.0)[:, None]
+    x, walking = stage_x(spec.walk, t)
+    walking = walking[:, None]
     stride = np.sin(2 * math.pi * x / STRIDE)
     gait = np.zeros_like(dofs)
     gait[:, LEGS] = 0.35 * stride[:, None]
@@ -419,20 +424,20 @@ def _draw_legs(draw, b, j, unit):
     for side, near in ((0, 0.88), (1, 1.0)):  # the image-left limbs slightly darker: a key light
         hip, knee, ankle, toe, heel = ((R_HIP, R_KNEE, R_ANKLE, R_BIG_TOE, R_HEEL),
                                        (L_HIP, L_KNEE, L_ANKLE, L_BIG_TOE, L_HEEL))[side]
-        _segment(draw, j[heel], j[toe], _shade(b.shoes, near), 0.05 * unit)
-        _segment(draw, j[knee], j[ankle], _shade(b.shin_colour, near), 0.065 * unit)
-        _segment(draw, j[hip], j[knee], _shade(b.trousers, near), 0.085 * unit)
-    _segment(draw, j[R_HIP], j[L_HIP], b.trousers, 0.085 * unit)
+        _segment(draw, j[heel], j[toe], _shade(b.shoes, near), 0.05 * BUILD * unit)
+        _segment(draw, j[knee], j[ankle], _shade(b.shin_colour, near), 0.065 * BUILD * unit)
+        _segment(draw, j[hip], j[knee], _shade(b.trousers, near), 0.085 * BUILD * unit)
+    _segment(draw, j[R_HIP], j[L_HIP], b.trousers, 0.085 * BUILD * unit)
 
 
 def _draw_arms(draw, b, j, unit):
     for side, near in ((0, 0.88), (1, 1.0)):
         shoulder, elbow, wrist = ((R_SHOULDER, R_ELBOW, R_WRIST), (L_SHOULDER, L_ELBOW, L_WRIST))[side]
-        _segment(draw, j[shoulder], j[elbow], _shade(b.shirt, near), 0.06 * unit)
-        _segment(draw, j[elbow], j[wrist], _shade(b.sleeve, near), 0.048 * unit)
+        _segment(draw, j[shoulder], j[elbow], _shade(b.shirt, near), 0.06 * BUILD * unit)
+        _segment(draw, j[elbow], j[wrist], _shade(b.sleeve, near), 0.048 * BUILD * unit)
         forearm = j[wrist] - j[elbow]
         hand = j[wrist] + 0.045 * unit * forearm / max(np.linalg.norm(forearm), 1e-6)
-        _segment(draw, j[wrist], hand, _shade(b.skin, near), 0.05 * unit)
+        _segment(draw, j[wrist], hand, _shade(b.skin, near), 0.05 * BUILD * unit)
 
 
 def _draw_torso_and_head(draw, b, j, head, unit):

@@ -50,13 +50,13 @@ PRESETS = {
         "milestones": [], "num_epoch": 4, "partial": 1.0, "num_workers": 0, "per_save": 2, "tfr": 0.0,
     },
     # The CPU quick start (README): the pyramid model, training clips with far anchors, KL averaged per
-    # latent number at beta = 1, clips of 8 at batch 4, 6 epochs under a cosine lr, validated after
-    # epochs 3 and 6.
+    # latent number at beta = 1, clips of 8 at batch 2 (at the same compute, twice the steps of batch 4
+    # learned more: docs/training.md), 3 epochs (600 steps) under a cosine lr, validated after the last.
     "cpu_pyramid": {
         "arch": "pyramid", "F_dim": 64, "L_dim": 32, "N_dim": 8, "D_out_dim": 96,
-        "kl_reduction": "mean", "kl_anneal_type": "None", "batch_size": 4, "train_vi_len": 8, "anchor_gap": 400,
+        "kl_reduction": "mean", "kl_anneal_type": "None", "batch_size": 2, "train_vi_len": 8, "anchor_gap": 400,
         "lr": 2e-3, "milestones": [], "partial": 1.0, "num_workers": 0, "tfr": 0.0,
-        "num_epoch": 6, "lr_schedule": "cosine", "lr_warmup": 0.3, "val_every": 3, "per_save": 3,
+        "num_epoch": 3, "lr_schedule": "cosine", "lr_warmup": 0.3, "val_every": 3, "per_save": 3,
     },
     # The real course data on a GPU (README, "The real dataset"): the quick start's model and recipe at a
     # batch a GPU affords, for a length in steps (~99 epochs of the 23,410-frame train set, 182 steps each;

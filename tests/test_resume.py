@@ -49,10 +49,10 @@ def test_an_interrupted_preset_run_resumed_with_ckpt_path_alone_equals_the_unint
 def test_a_given_flag_changes_the_run_and_is_named_even_at_its_default(no_curves):
     run = vars(parse_train_args(["--preset", "cpu_pyramid", "--num_epoch", "6"]))
     resumed = parse_train_args(["--ckpt_path", "x.pt", "--num_epoch", "8", "--arch", "template",
-                                "--batch_size", "2", "--device", "cpu"])
+                                "--batch_size", "4", "--device", "cpu"])
     changed = resume_recipe(resumed, run)
-    assert changed == ["--batch_size 2 (the run: 4)", "--num_epoch 8 (the run: 6)"]  # --arch: a network note
-    assert resumed.num_epoch == 8 and resumed.batch_size == 2  # given: kept
+    assert changed == ["--batch_size 4 (the run: 2)", "--num_epoch 8 (the run: 6)"]  # --arch: a network note
+    assert resumed.num_epoch == 8 and resumed.batch_size == 4  # given: kept
     assert resumed.lr_schedule == "cosine" and resumed.kl_reduction == "mean" and resumed.tfr == 0.0  # the run's
     assert resumed.device == "cpu" and resumed.ckpt_path == "x.pt"  # where it runs: this command's
 

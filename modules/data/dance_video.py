@@ -57,7 +57,7 @@ ARMS, LEGS, KNEES, CROUCH, TURN = slice(0, 2), slice(4, 6), slice(6, 8), 11, 12
 # How often the course's traits occur (measured on lab4_gif by bench/dancer_traits.py, docs/data.md):
 # the share of dance moves that crouch or lunge, that turn towards profile, and of walk targets at or
 # beyond a frame edge.
-LOW_MOVE_SHARE = 0.08
+LOW_MOVE_SHARE = 0.12
 TURNED_MOVE_SHARE = 0.2
 EDGE_TARGET_SHARE = 0.22
 EXIT_TARGET_SHARE = 0.1  # of those at an edge: beyond it, the dancer leaves the frame (almost) and comes back

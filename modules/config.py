@@ -34,6 +34,11 @@ SYNTHETIC_DEFAULTS = {"seed": 0, "frame_size": (64, 128), "n_train_videos": 8, "
 # make_dataset.py import: a course GIF frame lasting k * GIF_FRAME_MS stands for k frames (50 frames/s).
 GIF_FRAME_MS = 20
 FILL_MODES = ("repeat", "drop")
+# make_dataset.py import --dedither: a neighbour joins the 3x3 blur when every channel is within this many
+# levels of the centre pixel (modules/data/dither.py says why 64).
+DITHER_EDGE = 64
+# make_dataset.py synthetic --dancers: one dancer in one studio per dataset, or a new one per video.
+DANCER_MODES = ("one", "per_video")
 
 # Flags that define the network: the evaluation scripts take them from the checkpoint.
 MODEL_KEYS = ("arch", "F_dim", "L_dim", "N_dim", "D_out_dim", "fix_leaky_relu", "output_mode")
@@ -507,15 +512,13 @@ def _add_synthetic_command(sub):
     p.add_argument("--val_len", type=_positive_int, default=d["val_len"])
     p.add_argument("--n_test", type=_positive_int, default=d["n_test"])
     p.add_argument("--test_len", type=_positive_int, default=d["test_len"])
-    p.add_argument("--dancers", choices=("one", "per_video"), default=d["dancers"],
+    p.add_argument("--dancers", choices=DANCER_MODES, default=d["dancers"],
                    help="one: the same dancer and studio in every video, like the course's (default); "
                         "per_video: a new dancer and studio in every video (a person never seen, from one frame)")
     p.add_argument("--force", action="store_true", help="regenerate even if the folder is up to date")
 
 
 def _add_import_command(sub):
-    from .data.dither import DITHER_EDGE  # numpy and PIL, no torch
-
     p = sub.add_parser("import", help="build a dataset from person videos and their pose videos")
     p.add_argument("--pair", nargs=2, action="append", required=True, metavar=("PERSON", "POSE"),
                    help="a person video and its pose video: GIF, MP4 (needs imageio-ffmpeg) or a folder "

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..config import DANCER_MODES
+
 SUPERSAMPLE = 2  # draw at 2x and average down: anti-aliased edges at the cost of 4x pixels
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 DATASET_CODE = 3  # the generator of what a dataset shares: its dancer and studio
-DANCER_MODES = ("one", "per_video")
 
 # OpenPose BODY_25: keypoint order, the limbs it draws (pairs of keypoints) and its per-keypoint colours.
 N_JOINTS = 25

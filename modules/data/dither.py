@@ -13,10 +13,11 @@ replicate padding but ungated; :func:`gated_box_blur` with ``edge >= 255`` equal
 import numpy as np
 from PIL import Image
 
-# A neighbour counts when every channel is within DITHER_EDGE levels of the centre pixel: above one step of
-# lab4_gif's palette (51 levels), below two (102), so the dither averages out and an edge of two or more
-# steps (most of the dark dancer's outline on the light wall) stays where it is.
-DITHER_EDGE = 64
+from ..config import DITHER_EDGE
+
+# A neighbour counts when every channel is within DITHER_EDGE (64) levels of the centre pixel: above one
+# step of lab4_gif's palette (51 levels), below two (102), so the dither averages out and an edge of two
+# or more steps (most of the dark dancer's outline on the light wall) stays where it is.
 
 
 def gated_box_blur(frame, edge=DITHER_EDGE):

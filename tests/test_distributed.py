@@ -258,3 +258,18 @@ def test_peer_failures_are_told_from_bugs():
     assert distributed.is_peer_failure(RuntimeError("[../gloo/transport/tcp/pair.cc:537] Read error: Connection "
                                                     "reset by peer"))
     assert not distributed.is_peer_failure(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+
+
+def test_a_process_group_that_cannot_be_joined_is_one_line(monkeypatch):
+    def rendezvous_timed_out(**_):
+        raise RuntimeError("Timed out after 31 seconds waiting for clients. 1/2 clients joined.\ntraceback...")
+
+    for name, value in (("RANK", "1"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "1")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(distributed.dist, "init_process_group", rendezvous_timed_out)
+    with pytest.raises(UserInputError) as caught:
+        with distributed.process_group("cpu", timeout_s=31):
+            pass
+    assert str(caught.value) == ("rank 1: could not join torchrun's process group (waited at most --ddp_timeout 31 s): "
+                                 "Timed out after 31 seconds waiting for clients. 1/2 clients joined. Check that "
+                                 "every rank started and can reach MASTER_ADDR:MASTER_PORT")

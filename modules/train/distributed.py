@@ -87,9 +87,14 @@ def process_group(requested_device, timeout_s=DDP_TIMEOUT_S):
     device = _process_device(requested_device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo",
-                            device_id=device if device.type == "cuda" else None,
-                            timeout=timedelta(seconds=timeout_s))
+    try:
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo",
+                                device_id=device if device.type == "cuda" else None,
+                                timeout=timedelta(seconds=timeout_s))
+    except (RuntimeError, ValueError) as err:  # a rendezvous that timed out, a peer that never came
+        raise UserInputError(f"rank {os.environ.get('RANK', '?')}: could not join torchrun's process group "
+                             f"(waited at most --ddp_timeout {timeout_s:g} s): {_first_line(err).rstrip('.')}. "
+                             f"Check that every rank started and can reach MASTER_ADDR:MASTER_PORT") from None
     try:
         yield device
     except RuntimeError as err:

@@ -27,11 +27,19 @@ def wait_for_a_signal(seconds=10.0):
 
 @pytest.fixture
 def sigint_not_ignored():
-    """The suite run as a background job of a script (``cmd &``) starts with SIGINT ignored, which
-    stop_signals_raise rightly keeps ignored: give this test Python's own SIGINT handler."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    """The suite run as a background job of a script (``cmd &``) starts with SIGINT ignored, and under
+    ``nohup`` with SIGHUP ignored, which stop_signals_raise rightly keeps ignored: give this test Python's
+    own SIGINT handler and the default SIGHUP."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler), signal.signal(signal.SIGHUP, signal.SIG_DFL)
     yield
-    signal.signal(signal.SIGINT, previous)
+    signal.signal(signal.SIGINT, previous[0])
+    signal.signal(signal.SIGHUP, previous[1])
+
+
+def default_stop_signals():
+    """In a child before it runs: SIGHUP and SIGINT at their defaults, whatever the suite inherited."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_sigterm_sighup_and_sigint_raise_interrupted_and_the_handlers_come_back(sigint_not_ignored):
@@ -77,7 +85,7 @@ def trainer_command(dataset, run):
 def stop_in_epoch_2(command, signum=signal.SIGTERM):
     """Run ``command`` (python arguments), send ``signum`` in its second epoch; (returncode, stdout, stderr)."""
     process = subprocess.Popen([sys.executable, *command], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                               text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, preexec_fn=default_stop_signals)
     for line in process.stdout:
         if line.startswith("epoch 1/1000: loss"):  # the end of the first epoch
             break

@@ -32,11 +32,12 @@ STRIP_FRAMES = (1, 150, 300, 450, 600)
 STRIP_SCALE = 4
 
 
-def predict(ckpt, dataset, seed=1):
-    """Tester.py's submission for ``dataset``'s test video with ``ckpt`` -> 0..255 array (1, T, 3, H, W)."""
+def predict(ckpt, dataset):
+    """Tester.py's submission (its defaults: prior z of seed 0) for ``dataset``'s test video with ``ckpt``
+    -> 0..255 array (1, T, 3, H, W)."""
     with tempfile.TemporaryDirectory() as out:
         make_submission(parse_test_args(["--DR", str(dataset), "--ckpt_path", str(ckpt), "--save_root", out,
-                                         "--device", "cpu", "--seed", str(seed)]))
+                                         "--device", "cpu"]))
         return read_submission(Path(out) / "submission.csv", n_videos=1)
 
 

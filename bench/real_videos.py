@@ -27,6 +27,7 @@ from modules.eval.quality import read_gif, score_videos_against  # noqa: E402
 from modules.eval.submission import read_submission, score  # noqa: E402
 from modules.eval.tester import make_submission  # noqa: E402
 from dataloader import load_test_ground_truth  # noqa: E402
+from rollout_strip import stack_rows  # noqa: E402  (bench/, the README picture's row stacking)
 
 STRIP_FRAMES = (1, 150, 300, 450, 600)
 STRIP_SCALE = 4
@@ -51,10 +52,11 @@ def row(label, video, truth, own_truth):
 
 
 def strip(videos, frames=STRIP_FRAMES, scale=STRIP_SCALE):
-    """Rows of frames ``frames``, each the videos side by side (0..255 arrays (T, 3, H, W))."""
-    rows = [np.concatenate([v[t].transpose(1, 2, 0) for v in videos], axis=1) for t in frames]
-    image = np.concatenate(rows, axis=0).astype(np.uint8)
-    return Image.fromarray(image).resize((image.shape[1] * scale, image.shape[0] * scale), Image.NEAREST)
+    """Rows of frames ``frames``, each the videos side by side (0..255 arrays (T, 3, H, W)), enlarged."""
+    rows = [np.concatenate([v[t].transpose(1, 2, 0) for v in videos], axis=1).astype(np.uint8) for t in frames]
+    rows = [np.asarray(Image.fromarray(r).resize((r.shape[1] * scale, r.shape[0] * scale), Image.NEAREST))
+            for r in rows]
+    return Image.fromarray(stack_rows(rows))
 
 
 def main(argv=None):

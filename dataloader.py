@@ -27,6 +27,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from modules.config import FRAME_H, FRAME_W
+from modules.data.augment import augment_clip, check_augments, estimate_side_swap
 from modules.console import note
 from modules.errors import UserInputError
 from modules.io import save_torch
@@ -286,13 +287,15 @@ class Dataset_Dance(torch.utils.data.Dataset):
     frames ``[i*T, (i+1)*T)``: ``len = int(N * partial) // T``. Validation is the same with
     ``video_len=630``: one clip. With ``max_anchor_gap`` G > 0 the clip's frame 0 (the anchor that the model copies and redraws from)
     is replaced by a frame up to G frames earlier in the same video (:func:`video_starts`), drawn
-    per clip and epoch: training then sees the far anchors of a 630-frame rollout.
+    per clip and epoch: training then sees the far anchors of a 630-frame rollout. ``augment`` (some of
+    ``offset``, ``flip``, ``shift``: modules/data/augment.py) moves the clip grid by a random offset per
+    epoch and mirrors or shifts clips, deterministically in (seed, epoch, clip).
 
     Items: ``(img, label)``, each float32 (T, 3, frame_H, frame_W) in [0, 1].
     """
 
     def __init__(self, root, mode="train", video_len=16, partial=1.0, frame_H=FRAME_H, frame_W=FRAME_W,
-                 cache=True, seed=0, max_anchor_gap=0):
+                 cache=True, seed=0, max_anchor_gap=0, augment=()):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         root = check_root(root)
@@ -305,6 +308,9 @@ class Dataset_Dance(torch.utils.data.Dataset):
         # No anchor lies further back than the frames there are (a huge gap would overflow the draw).
         self.max_anchor_gap = min(max_anchor_gap, self.n_frames)
         self.video_starts = video_starts(self.images[:self.n_frames]) if max_anchor_gap else [0]
+        self.augment = check_augments(augment)
+        # Which label colours are mirror images of which, read from the labels (every 5th is plenty).
+        self.side_swap = estimate_side_swap(self.labels[:self.n_frames:5]) if "flip" in self.augment else None
         if len(self) == 0:
             kept = f" (--partial {partial} keeps {self.n_frames})" if partial < 1 else ""
             raise UserInputError(f"{split / f'{mode}_img'} has {len(images)} frames{kept}: fewer than one clip "
@@ -315,22 +321,33 @@ class Dataset_Dance(torch.utils.data.Dataset):
         self.epoch = epoch
 
     def __len__(self):
-        return self.n_frames // self.video_len
+        # With a random grid offset (< T) one clip fewer fits, whatever the epoch draws.
+        return (self.n_frames - ("offset" in self.augment) * (self.video_len - 1)) // self.video_len
+
+    def _rng(self, index, stream):
+        return np.random.default_rng([self.seed, self.epoch, index, stream])
+
+    def grid_offset(self):
+        """Where this epoch's clip grid starts: 0, or with ``offset`` a frame drawn in [0, T)."""
+        return int(self._rng(0, 3).integers(self.video_len)) if "offset" in self.augment else 0
 
     def anchor(self, index, start):
         """The frame that stands in for clip ``index``'s frame 0 (``start`` without an anchor gap)."""
         if not self.max_anchor_gap:
             return start
         video_start = max(v for v in self.video_starts if v <= start)
-        gap = int(np.random.default_rng([self.seed, self.epoch, index, 1]).integers(self.max_anchor_gap + 1))
+        gap = int(self._rng(index, 1).integers(self.max_anchor_gap + 1))
         return max(video_start, start - gap)
 
     def __getitem__(self, index):
         if not 0 <= index < len(self):
             raise IndexError(f"clip {index} out of range [0, {len(self)})")
-        start = index * self.video_len
+        start = self.grid_offset() + index * self.video_len
         clip = [self.anchor(index, start), *range(start + 1, start + self.video_len)]
-        return to_float(self.images[clip]), to_float(self.labels[clip])
+        frames, labels = to_float(self.images[clip]), to_float(self.labels[clip])
+        if self.augment:
+            frames, labels = augment_clip(frames, labels, self._rng(index, 2), self.augment, self.side_swap)
+        return frames, labels
 
 
 def scan_test_videos(root):

@@ -37,6 +37,8 @@ FILL_MODES = ("repeat", "drop")
 # make_dataset.py import --dedither: a neighbour joins the 3x3 blur when every channel is within this many
 # levels of the centre pixel (modules/data/dither.py says why 64).
 DITHER_EDGE = 64
+# Trainer.py --augment: training-clip augmentations (modules/data/augment.py says what each does).
+AUGMENTS = ("offset", "flip", "shift")
 # make_dataset.py synthetic --dancers: one dancer in one studio per dataset, or a new one per video.
 DANCER_MODES = ("one", "per_video")
 
@@ -274,6 +276,10 @@ def add_training_args(parser):
     group.add_argument("--anchor_gap", type=_non_negative_int, default=0, metavar="G",
                        help="replace each training clip's first frame by one up to G frames earlier in the same "
                             "video, so training sees the far anchors of a long rollout (default 0: the template's)")
+    group.add_argument("--augment", nargs="+", choices=AUGMENTS + ("none",), default=[], metavar="A",
+                       help="training-clip augmentations, some of: offset (the clip grid starts anywhere), flip "
+                            "(mirrored, the pose's left/right colours swapped as read from the labels), shift "
+                            "(a few pixels); none: switch off a preset's (default: none, the template's)")
     group.add_argument("--tfr", type=_probability, default=1.0)
     group.add_argument("--tfr_sde", type=_non_negative_int, default=10)
     group.add_argument("--tfr_d_step", type=_non_negative, default=0.1)
@@ -394,6 +400,8 @@ def check_flags_fit(cfg):
     """Refuse flags the chosen --arch cannot use (naming the preset that set them), and name those that
     change nothing in the chosen configuration. Called once for a new run, before any data is read."""
     defaults = vars(build_train_parser().parse_args([]))
+    if "none" in cfg.augment and len(cfg.augment) > 1:
+        raise UserInputError(f"--augment {' '.join(cfg.augment)}: none means no augmentation, give it alone")
     if cfg.arch == "pyramid":
         keys = [key for key, default in TEMPLATE_ONLY.items() if getattr(cfg, key) != default]
         if keys:

@@ -15,12 +15,13 @@ def dataset_root(DR=None):
     return ensure_synthetic_dataset()
 
 
-def load_datasets(root, frame_size, train_vi_len, val_vi_len, anchor_gap=0):
+def load_datasets(root, frame_size, train_vi_len, val_vi_len, anchor_gap=0, augment=()):
     """(train, val) Dataset_Dance of ``root`` at ``frame_size`` (H, W): training clips of ``train_vi_len``
-    whose frame 0 may lie up to ``anchor_gap`` frames earlier, and the validation video."""
+    whose frame 0 may lie up to ``anchor_gap`` frames earlier, augmented by ``augment``, and the validation
+    video."""
     from dataloader import Dataset_Dance
     train = Dataset_Dance(root, mode="train", video_len=train_vi_len, frame_H=frame_size[0], frame_W=frame_size[1],
-                          max_anchor_gap=anchor_gap)
+                          max_anchor_gap=anchor_gap, augment=augment)
     return train, load_val_set(root, frame_size, val_vi_len)
 
 

@@ -172,7 +172,7 @@ def _train(cfg, main):
     run = Run(cfg.save_root, create=main)
     with distributed.main_process_first():  # rank 0 writes the frame cache, the others read it
         train_set, val_set = load_datasets(root, (cfg.frame_H, cfg.frame_W), cfg.train_vi_len,
-                                             cfg.val_vi_len, cfg.anchor_gap)
+                                             cfg.val_vi_len, cfg.anchor_gap, cfg.augment)
     steps_note = size_in_steps(cfg, len(train_set))
     device, model, optimizer, scheduler, start_epoch, best_psnr = prepare(cfg)
     if main:

@@ -293,6 +293,9 @@ def add_training_args(parser):
     group.add_argument("--kl_anneal_ratio", type=_positive, default=1.0)
     group.add_argument("--kl_reduction", choices=("sum", "mean"), default="sum",
                        help="sum: template KL (summed over latents / batch); mean: per latent number")
+    group.add_argument("--recon_loss", choices=("mse", "l1"), default="mse",
+                       help="the reconstruction term: mse (the template's) or l1, whose best guess for an "
+                            "uncertain limb is one place of it, not MSE's blur of all (default: %(default)s)")
     group.add_argument("--gdl_weight", type=_non_negative, default=0.0, metavar="W",
                        help="add W x the gradient difference loss (edges of the prediction vs the truth's; "
                             "modules/objective.py) to the loss: against the blur MSE draws where a limb is "

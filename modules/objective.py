@@ -76,12 +76,21 @@ def gradient_difference_per_frame(pred, target):
     return along(-1) + along(-2)
 
 
-def cvae_loss(pred, target, mu, logvar, beta, kl_reduction="sum"):
+def l1_per_frame(pred, target):
+    """Mean absolute error per frame: (B, T, C, H, W) x2 -> (T,). Its best guess under uncertainty is
+    the median, not MSE's mean: between two places of a limb, one of them rather than a half of each."""
+    return (pred.float() - target.float()).abs().mean(dim=(0, 2, 3, 4))
+
+
+RECON_LOSSES = {"mse": mse_per_frame, "l1": l1_per_frame}
+
+
+def cvae_loss(pred, target, mu, logvar, beta, kl_reduction="sum", recon="mse"):
     """Loss of one clip, summed over its predicted frames as the course report does.
 
-    Returns a dict of scalar tensors: ``loss`` = sum_t (mse_t + beta * kl_t), ``recon`` = sum_t
-    mse_t, ``kl`` = sum_t kl_t.
+    Returns a dict of scalar tensors: ``loss`` = sum_t (recon_t + beta * kl_t), ``recon`` = sum_t
+    recon_t (``recon``: "mse", the template's, or "l1"), ``kl`` = sum_t kl_t.
     """
-    recon = mse_per_frame(pred, target).sum()
+    recon = RECON_LOSSES[recon](pred, target).sum()
     kl = kl_per_frame(mu, logvar, kl_reduction).sum()
     return {"loss": recon + beta * kl, "recon": recon, "kl": kl}

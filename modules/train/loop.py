@@ -72,7 +72,7 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
         optimizer.zero_grad(set_to_none=True)
         with autocast_context(device, cfg.amp):
             pred, mu, logvar, parts = model(frames, poses, forced, with_parts=True)
-        terms = cvae_loss(pred, frames[:, 1:], mu, logvar, beta, cfg.kl_reduction)
+        terms = cvae_loss(pred, frames[:, 1:], mu, logvar, beta, cfg.kl_reduction, cfg.recon_loss)
         loss = terms["loss"] + candidate_loss(parts, frames[:, 1:])
         if cfg.gdl_weight:
             loss = loss + cfg.gdl_weight * gradient_difference_per_frame(pred, frames[:, 1:]).sum()

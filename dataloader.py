@@ -27,7 +27,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from modules.config import FRAME_H, FRAME_W
-from modules.data.augment import augment_clip, check_augments, estimate_side_swap
+from modules.data.augment import augment_clip, check_augments
 from modules.console import note
 from modules.errors import UserInputError
 from modules.io import save_torch
@@ -288,8 +288,8 @@ class Dataset_Dance(torch.utils.data.Dataset):
     ``video_len=630``: one clip. With ``max_anchor_gap`` G > 0 the clip's frame 0 (the anchor that the model copies and redraws from)
     is replaced by a frame up to G frames earlier in the same video (:func:`video_starts`), drawn
     per clip and epoch: training then sees the far anchors of a 630-frame rollout. ``augment`` (some of
-    ``offset``, ``flip``, ``shift``: modules/data/augment.py) moves the clip grid by a random offset per
-    epoch and mirrors or shifts clips, deterministically in (seed, epoch, clip).
+    ``offset``, ``shift``: modules/data/augment.py) moves the clip grid by a random offset per epoch and
+    shifts clips, deterministically in (seed, epoch, clip).
 
     Items: ``(img, label)``, each float32 (T, 3, frame_H, frame_W) in [0, 1].
     """
@@ -309,8 +309,6 @@ class Dataset_Dance(torch.utils.data.Dataset):
         self.max_anchor_gap = min(max_anchor_gap, self.n_frames)
         self.video_starts = video_starts(self.images[:self.n_frames]) if max_anchor_gap else [0]
         self.augment = check_augments(augment)
-        # Which label colours are mirror images of which, read from the labels (every 5th is plenty).
-        self.side_swap = estimate_side_swap(self.labels[:self.n_frames:5]) if "flip" in self.augment else None
         if len(self) == 0:
             kept = f" (--partial {partial} keeps {self.n_frames})" if partial < 1 else ""
             raise UserInputError(f"{split / f'{mode}_img'} has {len(images)} frames{kept}: fewer than one clip "
@@ -346,7 +344,7 @@ class Dataset_Dance(torch.utils.data.Dataset):
         clip = [self.anchor(index, start), *range(start + 1, start + self.video_len)]
         frames, labels = to_float(self.images[clip]), to_float(self.labels[clip])
         if self.augment:
-            frames, labels = augment_clip(frames, labels, self._rng(index, 2), self.augment, self.side_swap)
+            frames, labels = augment_clip(frames, labels, self._rng(index, 2), self.augment)
         return frames, labels
 
 

@@ -38,7 +38,7 @@ FILL_MODES = ("repeat", "drop")
 # levels of the centre pixel (modules/data/dither.py says why 64).
 DITHER_EDGE = 64
 # Trainer.py --augment: training-clip augmentations (modules/data/augment.py says what each does).
-AUGMENTS = ("offset", "flip", "shift")
+AUGMENTS = ("offset", "shift")
 # make_dataset.py synthetic --dancers: one dancer in one studio per dataset, or a new one per video.
 DANCER_MODES = ("one", "per_video")
 
@@ -277,9 +277,9 @@ def add_training_args(parser):
                        help="replace each training clip's first frame by one up to G frames earlier in the same "
                             "video, so training sees the far anchors of a long rollout (default 0: the template's)")
     group.add_argument("--augment", nargs="+", choices=AUGMENTS + ("none",), default=[], metavar="A",
-                       help="training-clip augmentations, some of: offset (the clip grid starts anywhere), flip "
-                            "(mirrored, the pose's left/right colours swapped as read from the labels), shift "
-                            "(a few pixels); none: switch off a preset's (default: none, the template's)")
+                       help="training-clip augmentations, some of: offset (the clip grid starts anywhere each "
+                            "epoch), shift (frames and poses by up to 1/16 of the frame); none: switch off a "
+                            "preset's (default: none, the template's)")
     group.add_argument("--tfr", type=_probability, default=1.0)
     group.add_argument("--tfr_sde", type=_non_negative_int, default=10)
     group.add_argument("--tfr_d_step", type=_non_negative, default=0.1)
@@ -296,10 +296,6 @@ def add_training_args(parser):
     group.add_argument("--recon_loss", choices=("mse", "l1"), default="mse",
                        help="the reconstruction term: mse (the template's) or l1, whose best guess for an "
                             "uncertain limb is one place of it, not MSE's blur of all (default: %(default)s)")
-    group.add_argument("--gdl_weight", type=_non_negative, default=0.0, metavar="W",
-                       help="add W x the gradient difference loss (edges of the prediction vs the truth's; "
-                            "modules/objective.py) to the loss: against the blur MSE draws where a limb is "
-                            "uncertain (default 0: MSE + KL alone, the template's)")
     group.add_argument("--preset", choices=sorted(PRESETS), default=None,
                        help="apply a documented set of flag values (explicit flags still win)")
 

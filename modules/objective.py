@@ -59,23 +59,6 @@ def candidate_loss(parts, target):
     return mse_per_frame(parts["scratch"], target).sum()
 
 
-def gradient_difference_per_frame(pred, target):
-    """The gradient difference loss of Mathieu et al. (2016, "Deep multi-scale video prediction beyond
-    mean square error"), alpha = 1, per frame: (B, T, C, H, W) x2 -> (T,), the mean over batch, channels
-    and pixel pairs of ``| |d pred| - |d target| |`` along rows plus along columns.
-
-    Why: under MSE alone an uncertain limb is best drawn as the average of where it may be, a blur that
-    costs a third of drawing the edge a pixel off (tests/test_objective.py); this term charges such a
-    blur two thirds, so a blur is no longer nearly free.
-    """
-    pred, target = pred.float(), target.float()
-
-    def along(dim):
-        grad = lambda x: (x.narrow(dim, 1, x.shape[dim] - 1) - x.narrow(dim, 0, x.shape[dim] - 1)).abs()
-        return (grad(pred) - grad(target)).abs().mean(dim=(0, 2, 3, 4))
-    return along(-1) + along(-2)
-
-
 def l1_per_frame(pred, target):
     """Mean absolute error per frame: (B, T, C, H, W) x2 -> (T,). Its best guess under uncertainty is
     the median, not MSE's mean: between two places of a limb, one of them rather than a half of each."""

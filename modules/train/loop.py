@@ -23,7 +23,7 @@ from ..eval.media import save_gif
 from ..eval.rollout import require_finite, rollout_and_score
 from ..io import copy_file
 from ..composite import diagnostics, selection_stats
-from ..objective import candidate_loss, cvae_loss, gradient_difference_per_frame
+from ..objective import candidate_loss, cvae_loss
 from ..runtime import autocast_context
 from ..schedules import kl_beta, teacher_forcing_ratio
 from ..signals import saving_despite_signals
@@ -74,8 +74,6 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
             pred, mu, logvar, parts = model(frames, poses, forced, with_parts=True)
         terms = cvae_loss(pred, frames[:, 1:], mu, logvar, beta, cfg.kl_reduction, cfg.recon_loss)
         loss = terms["loss"] + candidate_loss(parts, frames[:, 1:])
-        if cfg.gdl_weight:
-            loss = loss + cfg.gdl_weight * gradient_difference_per_frame(pred, frames[:, 1:]).sum()
         stats = torch.stack([loss, terms["recon"], terms["kl"]]).detach().double().cpu()
         # All ranks decide together, before any of them enters backward's gradient all-reduce.
         if not distributed.all_ranks(torch.isfinite(stats).all()):

@@ -295,9 +295,6 @@ def add_training_args(parser):
     group.add_argument("--kl_anneal_ratio", type=_positive, default=1.0)
     group.add_argument("--kl_reduction", choices=("sum", "mean"), default="sum",
                        help="sum: template KL (summed over latents / batch); mean: per latent number")
-    group.add_argument("--recon_loss", choices=("mse", "l1"), default="mse",
-                       help="the reconstruction term: mse (the template's) or l1, whose best guess for an "
-                            "uncertain limb is one place of it, not MSE's blur of all (default: %(default)s)")
     group.add_argument("--preset", choices=sorted(PRESETS), default=None,
                        help="apply a documented set of flag values (explicit flags still win)")
 

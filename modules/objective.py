@@ -59,21 +59,12 @@ def candidate_loss(parts, target):
     return mse_per_frame(parts["scratch"], target).sum()
 
 
-def l1_per_frame(pred, target):
-    """Mean absolute error per frame: (B, T, C, H, W) x2 -> (T,). Its best guess under uncertainty is
-    the median, not MSE's mean: between two places of a limb, one of them rather than a half of each."""
-    return (pred.float() - target.float()).abs().mean(dim=(0, 2, 3, 4))
-
-
-RECON_LOSSES = {"mse": mse_per_frame, "l1": l1_per_frame}
-
-
-def cvae_loss(pred, target, mu, logvar, beta, kl_reduction="sum", recon="mse"):
+def cvae_loss(pred, target, mu, logvar, beta, kl_reduction="sum"):
     """Loss of one clip, summed over its predicted frames as the course report does.
 
-    Returns a dict of scalar tensors: ``loss`` = sum_t (recon_t + beta * kl_t), ``recon`` = sum_t
-    recon_t (``recon``: "mse", the template's, or "l1"), ``kl`` = sum_t kl_t.
+    Returns a dict of scalar tensors: ``loss`` = sum_t (mse_t + beta * kl_t), ``recon`` = sum_t
+    mse_t, ``kl`` = sum_t kl_t.
     """
-    recon = RECON_LOSSES[recon](pred, target).sum()
+    recon = mse_per_frame(pred, target).sum()
     kl = kl_per_frame(mu, logvar, kl_reduction).sum()
     return {"loss": recon + beta * kl, "recon": recon, "kl": kl}

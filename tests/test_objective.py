@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from modules.objective import (LOGVAR_MAX, LOGVAR_MIN, cvae_loss, kl_per_frame, l1_per_frame, mse_per_frame,
+from modules.objective import (LOGVAR_MAX, LOGVAR_MIN, cvae_loss, kl_per_frame, mse_per_frame,
                                reparameterize, soft_clamp_logvar)
 
 
@@ -68,13 +68,3 @@ def test_loss_is_the_sum_over_frames_of_mse_plus_beta_kl():
     torch.testing.assert_close(terms["kl"], expected_kl)
     torch.testing.assert_close(terms["loss"], expected_recon + 0.3 * expected_kl)
     assert mse_per_frame(pred, target).shape == (4,)
-
-
-def test_the_l1_loss_is_the_sum_over_frames_of_the_mean_absolute_error():
-    pred, target = torch.rand(2, 4, 3, 5, 6), torch.rand(2, 4, 3, 5, 6)
-    mu = logvar = torch.zeros(2, 4, 3, 5, 6)
-    terms = cvae_loss(pred, target, mu, logvar, beta=0.3, recon="l1")
-    expected = sum(torch.nn.functional.l1_loss(pred[:, t], target[:, t]) for t in range(4))
-    torch.testing.assert_close(terms["recon"], expected)
-    torch.testing.assert_close(terms["loss"], expected)  # the prior's KL is 0
-    torch.testing.assert_close(l1_per_frame(pred, target).sum(), expected)

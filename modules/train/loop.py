@@ -72,7 +72,7 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
         optimizer.zero_grad(set_to_none=True)
         with autocast_context(device, cfg.amp):
             pred, mu, logvar, parts = model(frames, poses, forced, with_parts=True)
-        terms = cvae_loss(pred, frames[:, 1:], mu, logvar, beta, cfg.kl_reduction, cfg.recon_loss)
+        terms = cvae_loss(pred, frames[:, 1:], mu, logvar, beta, cfg.kl_reduction)
         loss = terms["loss"] + candidate_loss(parts, frames[:, 1:])
         stats = torch.stack([loss, terms["recon"], terms["kl"]]).detach().double().cpu()
         # All ranks decide together, before any of them enters backward's gradient all-reduce.

@@ -82,6 +82,7 @@ def main(argv=None):
         print(row(f"{name}: copying frame 0", np.broadcast_to(truth[:, :1], truth.shape), truth, own_truth))
         if args.strips:
             shown = [truth[0], ours[0][0]] + ([peer[0]] if peer is not None else [])
+            args.strips.mkdir(parents=True, exist_ok=True)
             path = args.strips / f"lab4_gif_{name}.png"
             strip(shown).save(path)
             print(f"wrote {path}: frames {', '.join(map(str, STRIP_FRAMES))}, ground truth | ours | peer")

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import Trainer
-from modules.train.adversary import Adversary, PatchCritic, hinge_critic_loss, hinge_generator_loss
+from modules.adversary import Adversary, PatchCritic, hinge_critic_loss, hinge_generator_loss
 from modules.checkpoint import load_checkpoint
 from modules.train.runlog import read_metrics
 from test_resume import SHRINK, interrupt_at_epoch

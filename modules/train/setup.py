@@ -6,6 +6,7 @@ import random
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
+from ..adversary import Adversary
 from ..architectures import build_vae, checkpoint_model_config, config_dict, model_config
 from ..checkpoint import load_checkpoint, load_model_weights, rng_state, set_rng_state
 from ..config import check_flags_fit, overridden_flags, resume_recipe, take_model_flags, typed
@@ -13,7 +14,6 @@ from ..errors import UserInputError
 from ..runtime import channels_last_for, resolve_device, torch_seed
 from ..schedules import cosine_lr_factor, partial_for_epoch
 from . import distributed
-from .adversary import Adversary
 
 
 def build_model(cfg):

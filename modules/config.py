@@ -295,10 +295,6 @@ def add_training_args(parser):
     group.add_argument("--kl_anneal_ratio", type=_positive, default=1.0)
     group.add_argument("--kl_reduction", choices=("sum", "mean"), default="sum",
                        help="sum: template KL (summed over latents / batch); mean: per latent number")
-    group.add_argument("--adv_weight", type=_non_negative, default=0.0, metavar="W",
-                       help="add W x a patch critic's hinge loss on the predicted frames, each beside its pose "
-                            "(modules/adversary.py), against the blur MSE draws where a limb is uncertain "
-                            "(default 0: MSE + KL alone, the template's)")
     group.add_argument("--preset", choices=sorted(PRESETS), default=None,
                        help="apply a documented set of flag values (explicit flags still win)")
 

@@ -32,8 +32,8 @@ from .plots import plot_training_curves
 from .report import next_steps, start_message
 from .runfolder import claimed_run_folder, resume_folder
 from .runlog import COLUMNS, Run, append_metrics, default_save_root
-from .setup import (batch_lr, build_adversary, make_grad_scaler, prepare, resume_with_the_runs_flags, seed_epoch,
-                    size_in_steps, train_loader_for_epoch, training_state)
+from .setup import (batch_lr, make_grad_scaler, prepare, resume_with_the_runs_flags, seed_epoch, size_in_steps,
+                    train_loader_for_epoch, training_state)
 from .tensorboard import LOG_DIR, NoLog, check_requested, open_log
 
 
@@ -45,8 +45,7 @@ class NonFiniteLossError(RuntimeError):
 
 
 # -- one epoch of training, one validation rollout -------------------------------------------------
-def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, desc="train", scaler=None, lr_at=None,
-                    adversary=None):
+def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, desc="train", scaler=None, lr_at=None):
     """Train over ``loader`` once. Returns the epoch means of loss, recon, kl, the share of
     teacher-forced steps and the output head's diagnostics. Raises NonFiniteLossError before
     stepping on a NaN/inf loss.
@@ -54,8 +53,7 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
     ``scaler``: a GradScaler for --amp fp16 (whose small gradients underflow without one); made
     here when not given, a pass-through otherwise. ``lr_at``: batch index -> learning rate, set
     before each step (--lr_schedule cosine). Teacher forcing is the template's: one coin with
-    probability ``tfr`` for the whole epoch. ``adversary``: --adv_weight's critic, whose loss joins the
-    generator's and which takes one step of its own after each of the generator's."""
+    probability ``tfr`` for the whole epoch."""
     model.train()
     if scaler is None:
         scaler = make_grad_scaler(device, getattr(cfg, "amp", "none"))
@@ -76,9 +74,6 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
             pred, mu, logvar, parts = model(frames, poses, forced, with_parts=True)
         terms = cvae_loss(pred, frames[:, 1:], mu, logvar, beta, cfg.kl_reduction)
         loss = terms["loss"] + candidate_loss(parts, frames[:, 1:])
-        if adversary is not None:
-            with autocast_context(device, cfg.amp):
-                loss = loss + adversary.generator_term(pred, poses[:, 1:])
         stats = torch.stack([loss, terms["recon"], terms["kl"]]).detach().double().cpu()
         # All ranks decide together, before any of them enters backward's gradient all-reduce.
         if not distributed.all_ranks(torch.isfinite(stats).all()):
@@ -88,9 +83,6 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
         torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
         scaler.step(optimizer)
         scaler.update()
-        if adversary is not None:
-            with autocast_context(device, cfg.amp):
-                adversary.step(frames[:, 1:], pred, poses[:, 1:])
         totals += stats
         selection += selection_stats(parts, frames)
         batches += 1
@@ -183,7 +175,6 @@ def _train(cfg, main):
                                              cfg.val_vi_len, cfg.anchor_gap, cfg.augment)
     steps_note = size_in_steps(cfg, len(train_set))
     device, model, optimizer, scheduler, start_epoch, best_psnr = prepare(cfg)
-    adversary = build_adversary(cfg, device)
     if main:
         best_psnr = check_best_checkpoint(run, best_psnr)
     if main:
@@ -205,8 +196,7 @@ def _train(cfg, main):
             lr = lr_at(0) if lr_at else optimizer.param_groups[0]["lr"]  # the epoch's first batch's
             stats = train_one_epoch(train_step_model, loader, optimizer, beta=beta, tfr=tfr, cfg=cfg,
                                     device=device, rng=random.Random(seed),
-                                    desc=f"epoch {epoch + 1}/{cfg.num_epoch}", scaler=scaler, lr_at=lr_at,
-                                    adversary=adversary)
+                                    desc=f"epoch {epoch + 1}/{cfg.num_epoch}", scaler=scaler, lr_at=lr_at)
             scheduler.step()
             if main:
                 val = validate(model, val_frames, val_poses, seed=cfg.seed, amp=cfg.amp) if validates(cfg, epoch) else {}
@@ -217,7 +207,7 @@ def _train(cfg, main):
                 best_psnr = record_epoch(run, cfg, row, val, val_frames, val_poses, best_psnr,
                                          lambda: training_state(model, optimizer, scheduler, next_epoch=epoch + 1,
                                                                 best_psnr=max(best_psnr, val.get("val_psnr", -math.inf)),
-                                                                cfg=cfg, adversary=adversary),
+                                                                cfg=cfg),
                                          log)
                 if epoch == start_epoch and epoch + 1 < cfg.num_epoch:
                     print(time_estimate(row["seconds"], cfg.num_epoch - epoch - 1), flush=True)
@@ -234,7 +224,7 @@ def _train(cfg, main):
             path = run.checkpoint("interrupted")
             with saving_despite_signals(path):
                 save_checkpoint(path, training_state(model, optimizer, scheduler, next_epoch=epoch,
-                                                     best_psnr=best_psnr, cfg=cfg, adversary=adversary))
+                                                     best_psnr=best_psnr, cfg=cfg))
             print(f"\ninterrupted in epoch {epoch + 1}: saved {path}; resume with --ckpt_path {path} "
                   f"(the interrupted epoch is trained again from the weights it had reached)")
         raise  # the CLI exits 130, so a chained command does not go on

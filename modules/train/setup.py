@@ -6,7 +6,6 @@ import random
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-from ..adversary import Adversary
 from ..architectures import build_vae, checkpoint_model_config, config_dict, model_config
 from ..checkpoint import load_checkpoint, load_model_weights, rng_state, set_rng_state
 from ..config import check_flags_fit, overridden_flags, resume_recipe, take_model_flags, typed
@@ -63,27 +62,11 @@ def seed_epoch(seed, epoch, rank=0):
 
 
 # -- checkpoints of a run -----------------------------------------------------------------------------
-def training_state(model, optimizer, scheduler, *, next_epoch, best_psnr, cfg, adversary=None):
-    """What a checkpoint holds: the states, counters, the model's own config and the run's flags (and
-    with --adv_weight the critic's state)."""
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "epoch": next_epoch, "best_psnr": best_psnr, "model_config": config_dict(model.config),
-             "config": vars(cfg), "rng": rng_state()}
-    if adversary is not None:
-        state["adversary"] = adversary.state_dict()
-    return state
-
-
-def build_adversary(cfg, device):
-    """--adv_weight > 0: the patch critic (restored from --ckpt_path when it holds one); else None."""
-    if not getattr(cfg, "adv_weight", 0):
-        return None
-    adversary = Adversary(cfg.adv_weight, device)
-    if cfg.ckpt_path:
-        stored = load_checkpoint(cfg.ckpt_path).get("adversary")
-        if stored:
-            adversary.load_state_dict(stored)
-    return adversary
+def training_state(model, optimizer, scheduler, *, next_epoch, best_psnr, cfg):
+    """What a checkpoint holds: the states, counters, the model's own config and the run's flags."""
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "epoch": next_epoch, "best_psnr": best_psnr, "model_config": config_dict(model.config),
+            "config": vars(cfg), "rng": rng_state()}
 
 
 def restore(ckpt_path, model, optimizer=None, scheduler=None):

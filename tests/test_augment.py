@@ -1,4 +1,4 @@
-"""Training-clip augmentation: shifts and clip-grid offsets, deterministic per (seed, epoch, clip)."""
+"""Training-clip augmentation: shifts, zooms and clip-grid offsets, deterministic per (seed, epoch, clip)."""
 import pytest
 import torch
 
@@ -59,3 +59,40 @@ def test_shifted_clips_are_the_clip_moved_by_at_most_a_sixteenth(make_tiny_datas
         assert match, f"epoch {epoch}: not a shift of the clip within {limits}"
         moves.add(match[0])
     assert len(moves) > 1
+
+
+@pytest.mark.parametrize("zoom", [2.0, 1.25, 0.8, 0.5])
+def test_zoom_magnifies_about_the_centre_and_repeats_the_edges(zoom):
+    """On a ramp (exact under bilinear sampling): output column j shows input column c + (j - c) / zoom,
+    c the centre, clamped to the frame where a shrunk clip leaves a border."""
+    width = 8
+    ramp = torch.arange(width, dtype=torch.float32).expand(2, 3, 4, width)
+    frames, labels = aug.zoom_clip(ramp, ramp.flip(-1), zoom)
+    centre = (width - 1) / 2
+    expected = (centre + (torch.arange(width) - centre) / zoom).clamp(0, width - 1)
+    assert torch.allclose(frames, expected.expand_as(ramp), atol=1e-5)
+    assert torch.allclose(labels, frames.flip(-1), atol=1e-5)  # labels moved by the same zoom
+    assert aug.zoom_clip(ramp, ramp, 1)[0] is ramp
+
+
+def test_scaled_clips_are_zoomed_within_the_limit_and_repeatable(make_tiny_dataset):
+    root = make_tiny_dataset()
+    plain = Dataset_Dance(root, "train", video_len=8)
+    scaled = Dataset_Dance(root, "train", video_len=8, augment=["scale"])
+    frames, labels = plain[0]
+    zooms = set()
+    for epoch in range(6):
+        scaled.set_epoch(epoch)
+        got_frames, got_labels = scaled[0]
+        # the zoom that best explains the labels (searched on a grid) explains the frames too
+        grid = torch.linspace(1 / aug.MAX_ZOOM, aug.MAX_ZOOM, 2001).tolist()
+        error, zoom = min(((aug.zoom_clip(labels[:1], labels[:1], z)[0] - got_labels[:1]).abs().max().item(), z)
+                          for z in grid)
+        assert error < 1e-2, f"epoch {epoch}: labels not a zoom within {aug.MAX_ZOOM}x of the plain clip's"
+        assert torch.allclose(aug.zoom_clip(frames, labels, zoom)[0], got_frames, atol=1e-2)
+        zooms.add(round(zoom, 2))
+    assert len(zooms) > 1
+    scaled.set_epoch(3)
+    again = Dataset_Dance(root, "train", video_len=8, augment=["scale"])
+    again.set_epoch(3)
+    assert torch.equal(scaled[0][0], again[0][0])

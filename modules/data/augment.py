@@ -3,15 +3,21 @@
 - ``offset``: the grid of training clips starts at a random frame each epoch, so every frame is a clip's
   first (anchor-adjacent) frame in some epoch, not only every ``T``-th.
 - ``shift``: frames and poses moved together by a few pixels (edges repeated).
+- ``scale``: frames and poses zoomed together about the frame's centre by up to ``MAX_ZOOM`` either
+  way (bilinear, edges repeated): the dancer nearer or farther from the camera than in the training videos.
 
 Every draw is deterministic in (seed, epoch, clip), as the anchors are (dataloader.py). A mirror image
 (with the pose's left/right colours swapped) lost on real course videos: docs/history.md.
 """
+import math
+
+import torch
 import torch.nn.functional as F
 
 from ..config import AUGMENTS
 
 SHIFT_FRACTION = 1 / 16  # the largest shift, a fraction of the frame's height and width (2 x 4 px at 32x64)
+MAX_ZOOM = 1.25  # the largest zoom in (and 1 / MAX_ZOOM out), drawn uniformly in log scale
 
 
 def check_augments(augment):
@@ -39,6 +45,19 @@ def shift_clip(frames, labels, dy, dx):
     return move(frames), move(labels)
 
 
+def zoom_clip(frames, labels, zoom):
+    """Frames and labels (T, 3, H, W) magnified ``zoom`` times about the centre (< 1: shrunk, the edge
+    pixels repeated into the border), bilinear."""
+    if zoom == 1:
+        return frames, labels
+    theta = torch.tensor([[1 / zoom, 0.0, 0.0], [0.0, 1 / zoom, 0.0]], dtype=frames.dtype)
+    grid = F.affine_grid(theta.expand(len(frames), 2, 3), list(frames.shape), align_corners=False)
+
+    def resample(x):
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return resample(frames), resample(labels)
+
+
 def augment_clip(frames, labels, rng, augments):
     """``frames``, ``labels`` (T, 3, H, W) with the per-clip augmentations of ``augments`` drawn from the
     numpy Generator ``rng`` (``offset`` acts on the clip grid, not here)."""
@@ -47,4 +66,7 @@ def augment_clip(frames, labels, rng, augments):
         max_dy, max_dx = int(h * SHIFT_FRACTION), int(w * SHIFT_FRACTION)
         dy, dx = (int(v) for v in rng.integers([-max_dy, -max_dx], [max_dy + 1, max_dx + 1]))
         frames, labels = shift_clip(frames, labels, dy, dx)
+    if "scale" in augments:
+        zoom = math.exp(rng.uniform(-math.log(MAX_ZOOM), math.log(MAX_ZOOM)))
+        frames, labels = zoom_clip(frames, labels, zoom)
     return frames, labels

@@ -10,7 +10,8 @@ ground_truth.gif``: the Kaggle-style PSNR on the raw GIF, the other metrics de-d
 both, as in the shared table), and the Kaggle-style PSNR against the dataset's own (de-dithered) truth.
 ``<gif_root>/peer/NAME_pred.gif`` (a public course solution), when there, and copying frame 0 are scored
 the same way. ``--strips DIR`` writes ``lab4_gif_NAME.png``: frames 1/150/300/450/600 as rows of
-ground truth | ours | peer.
+ground truth | ours | peer. ``--segments N``: per N frames of 1..600, the de-dithered silhouette IoU of
+each video and its dancer's mean size in pixels beside the truth's (where a model loses, e.g. a close-up).
 """
 import argparse
 import sys
@@ -18,11 +19,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from modules.config import parse_test_args  # noqa: E402
+from modules.eval.metrics import box_blur, dancer_mask, silhouette_iou, temporal_median  # noqa: E402
 from modules.eval.quality import read_gif, score_videos_against  # noqa: E402
 from modules.eval.submission import read_submission, score  # noqa: E402
 from modules.eval.tester import make_submission  # noqa: E402
@@ -59,12 +62,32 @@ def strip(videos, frames=STRIP_FRAMES, scale=STRIP_SCALE):
     return Image.fromarray(stack_rows(rows))
 
 
+def segment_table(videos, truth, size, last=600):
+    """Markdown rows per ``size`` frames of 1..``last``: the truth's mean dancer pixels, then per video
+    (``videos``: {label: 0..255 array (1, T, 3, H, W)}) its de-dithered silhouette IoU and dancer pixels."""
+    def blurred(video):
+        return box_blur(torch.from_numpy(np.asarray(video[0, :last + 1], dtype=np.float32) / 255))
+    truth = blurred(truth)
+    background = temporal_median(truth)
+    videos = {label: blurred(v) for label, v in videos.items()}
+    lines = ["| frames | truth's dancer (px) | " + " | ".join(f"{label}: IoU (px)" for label in videos) + " |",
+             "|---|---:|" + "---:|" * len(videos)]
+    for start in range(1, last + 1, size):
+        kept = [0, *range(start, min(start + size, last + 1))]
+        cells = [f"{silhouette_iou(v[kept], truth[kept], background):.3f} "
+                 f"({dancer_mask(v[kept[1:]], background).sum((-2, -1)).float().mean():.0f})" for v in videos.values()]
+        size_px = dancer_mask(truth[kept[1:]], background).sum((-2, -1)).float().mean()
+        lines.append(f"| {start}-{kept[-1]} | {size_px:.0f} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gif_root", type=Path, required=True)
     parser.add_argument("--ckpt", type=Path, action="append", required=True, help="repeat for several")
     parser.add_argument("--test", action="append", required=True, metavar="NAME=DATASET")
     parser.add_argument("--strips", type=Path, default=None, help="folder for the GT | ours | peer strips")
+    parser.add_argument("--segments", type=int, default=0, metavar="N", help="IoU and dancer size per N frames")
     args = parser.parse_args(argv)
     print("| video: model | Kaggle (raw) | PSNR | moving | vacated | IoU | Kaggle vs de-dithered truth |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -80,6 +103,10 @@ def main(argv=None):
         if peer is not None:
             print(row(f"{name}: peer", peer, truth, own_truth))
         print(row(f"{name}: copying frame 0", np.broadcast_to(truth[:, :1], truth.shape), truth, own_truth))
+        if args.segments:
+            shown = {ckpt.parent.parent.name: video for ckpt, video in zip(args.ckpt, ours)}
+            print("", *segment_table(shown | ({"peer": peer} if peer is not None else {}), truth, args.segments),
+                  "", sep="\n")
         if args.strips:
             shown = [truth[0], ours[0][0]] + ([peer[0]] if peer is not None else [])
             args.strips.mkdir(parents=True, exist_ok=True)

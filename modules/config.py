@@ -280,8 +280,8 @@ def add_training_args(parser):
                             "video, so training sees the far anchors of a long rollout (default 0: the template's)")
     group.add_argument("--augment", nargs="+", choices=AUGMENTS + ("none",), default=[], metavar="A",
                        help="training-clip augmentations, some of: offset (the clip grid starts anywhere each "
-                            "epoch), shift (frames and poses by up to 1/16 of the frame), scale (zoomed together by up "
-                            "to 1.25x either way); none: switch off a "
+                            "epoch), shift (frames and poses by up to 1/16 of the frame), scale (half the clips zoomed in "
+                            "by up to 2x); none: switch off a "
                             "preset's (default: none, the template's)")
     group.add_argument("--tfr", type=_probability, default=1.0)
     group.add_argument("--tfr_sde", type=_non_negative_int, default=10)

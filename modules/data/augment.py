@@ -3,8 +3,9 @@
 - ``offset``: the grid of training clips starts at a random frame each epoch, so every frame is a clip's
   first (anchor-adjacent) frame in some epoch, not only every ``T``-th.
 - ``shift``: frames and poses moved together by a few pixels (edges repeated).
-- ``scale``: frames and poses zoomed together about the frame's centre by up to ``MAX_ZOOM`` either
-  way (bilinear, edges repeated): the dancer nearer or farther from the camera than in the training videos.
+- ``scale``: half the clips, frames and poses alike, zoomed in by up to ``MAX_ZOOM`` about a random
+  point (bilinear): the dancer nearer the camera than the training videos show him (lab4_gif's seq2
+  walks up to a close-up twice his usual height; seq0-1 never do).
 
 Every draw is deterministic in (seed, epoch, clip), as the anchors are (dataloader.py). A mirror image
 (with the pose's left/right colours swapped) lost on real course videos: docs/history.md.
@@ -17,7 +18,9 @@ import torch.nn.functional as F
 from ..config import AUGMENTS
 
 SHIFT_FRACTION = 1 / 16  # the largest shift, a fraction of the frame's height and width (2 x 4 px at 32x64)
-MAX_ZOOM = 1.25  # the largest zoom in (and 1 / MAX_ZOOM out), drawn uniformly in log scale
+MAX_ZOOM = 2.0  # the largest zoom in, drawn uniformly in log scale in [1, MAX_ZOOM]
+ZOOM_SHARE = 0.5  # the share of clips zoomed: the rest stay unresampled, as sharp as the data
+ZOOM_CENTRE = 0.5  # the zoom's fixed point, uniform in [-0.5, 0.5] of the half-frame about the centre
 
 
 def check_augments(augment):
@@ -45,12 +48,14 @@ def shift_clip(frames, labels, dy, dx):
     return move(frames), move(labels)
 
 
-def zoom_clip(frames, labels, zoom):
-    """Frames and labels (T, 3, H, W) magnified ``zoom`` times about the centre (< 1: shrunk, the edge
-    pixels repeated into the border), bilinear."""
+def zoom_clip(frames, labels, zoom, centre=(0.0, 0.0)):
+    """Frames and labels (T, 3, H, W) magnified ``zoom`` times about ``centre`` = (y, x) in grid_sample's
+    coordinates ((0, 0) the frame's centre, +-1 its edges), bilinear; a zoom < 1 repeats the edge pixels."""
     if zoom == 1:
         return frames, labels
-    theta = torch.tensor([[1 / zoom, 0.0, 0.0], [0.0, 1 / zoom, 0.0]], dtype=frames.dtype)
+    cy, cx = centre
+    theta = torch.tensor([[1 / zoom, 0.0, cx * (1 - 1 / zoom)], [0.0, 1 / zoom, cy * (1 - 1 / zoom)]],
+                         dtype=frames.dtype)
     grid = F.affine_grid(theta.expand(len(frames), 2, 3), list(frames.shape), align_corners=False)
 
     def resample(x):
@@ -67,6 +72,9 @@ def augment_clip(frames, labels, rng, augments):
         dy, dx = (int(v) for v in rng.integers([-max_dy, -max_dx], [max_dy + 1, max_dx + 1]))
         frames, labels = shift_clip(frames, labels, dy, dx)
     if "scale" in augments:
-        zoom = math.exp(rng.uniform(-math.log(MAX_ZOOM), math.log(MAX_ZOOM)))
-        frames, labels = zoom_clip(frames, labels, zoom)
+        zoomed = rng.random() < ZOOM_SHARE
+        zoom = math.exp(rng.uniform(0, math.log(MAX_ZOOM)))
+        centre = tuple(rng.uniform(-ZOOM_CENTRE, ZOOM_CENTRE, size=2))
+        if zoomed:
+            frames, labels = zoom_clip(frames, labels, zoom, centre)
     return frames, labels

@@ -1,8 +1,7 @@
 """Checkpoints: a dict of state_dicts + counters + config, written atomically, loaded safely.
 
 Our format: {"format": "lab4-cvae/1", "model", "optimizer", "scheduler", "epoch" (the next epoch
-to train), "best_psnr", "config" (plain dict), "rng"}; a run with ``--ema_decay`` adds "train_model"
-(the weights being trained; "model" is then their average) and "ema" (its update count). The course template's format,
+to train), "best_psnr", "config" (plain dict), "rng"}. The course template's format,
 {"state_dict", "optimizer", "lr", "tfr", "last_epoch"}, is read too (model weights only; its
 "optimizer" entry holds model weights, not optimizer state).
 """
@@ -53,10 +52,9 @@ def _checked(ckpt, path, keys):
     next epoch are): a dict of tensors, an epoch count >= 0, a finite-or-(-inf) best PSNR, dicts of config."""
     def refuse(what):
         raise UserInputError(f"checkpoint {path} is not usable: {what}")
-    for key in (keys["model"], *(["train_model"] if "train_model" in ckpt else [])):
-        weights = ckpt.get(key)
-        if not isinstance(weights, dict) or not all(torch.is_tensor(v) for v in weights.values()):
-            refuse(f"its {key!r} entry is missing or not a dict of tensors")
+    weights = ckpt.get(keys["model"])
+    if not isinstance(weights, dict) or not all(torch.is_tensor(v) for v in weights.values()):
+        refuse(f"its {keys['model']!r} entry is missing or not a dict of tensors")
     epoch = ckpt.get(keys["epoch"])
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
         refuse(f"its {keys['epoch']!r} entry is {epoch!r}, not a count of epochs (an integer >= 0)")

@@ -164,13 +164,6 @@ def _probability(text):
     return value
 
 
-def _decay(text):
-    value = _number(text, float)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1) (0: off), got {text}")
-    return value
-
-
 def _non_negative(text):
     value = _number(text, float)
     if value < 0:
@@ -266,10 +259,6 @@ def add_training_args(parser):
                             "at the run's first --num_epoch")
     group.add_argument("--lr_warmup", type=_non_negative, default=0.0, help="--lr_schedule cosine: warm-up epochs "
                        "(fractions allowed)")
-    group.add_argument("--ema_decay", type=_decay, default=0.0, metavar="D",
-                       help="validate and save an exponential moving average of the weights, updated every step "
-                            "with decay D (e.g. 0.998: ~500 steps); the weights being trained are saved beside "
-                            "it to resume from (default 0: off, the template's)")
     group.add_argument("--val_every", type=_positive_int, default=1, metavar="K",
                        help="validate (630-frame rollout, GIF, best.pt) every K epochs and after the last one; "
                             "the epochs between write metrics without val figures and last.pt")

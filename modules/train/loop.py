@@ -45,16 +45,14 @@ class NonFiniteLossError(RuntimeError):
 
 
 # -- one epoch of training, one validation rollout -------------------------------------------------
-def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, desc="train", scaler=None, lr_at=None,
-                    after_step=None):
+def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, desc="train", scaler=None, lr_at=None):
     """Train over ``loader`` once. Returns the epoch means of loss, recon, kl, the share of
     teacher-forced steps and the output head's diagnostics. Raises NonFiniteLossError before
     stepping on a NaN/inf loss.
 
     ``scaler``: a GradScaler for --amp fp16 (whose small gradients underflow without one); made
     here when not given, a pass-through otherwise. ``lr_at``: batch index -> learning rate, set
-    before each step (--lr_schedule cosine); ``after_step()``: called after each optimiser step (the weight
-    average's update). Teacher forcing is the template's: one coin with
+    before each step (--lr_schedule cosine). Teacher forcing is the template's: one coin with
     probability ``tfr`` for the whole epoch."""
     model.train()
     if scaler is None:
@@ -85,8 +83,6 @@ def train_one_epoch(model, loader, optimizer, *, beta, tfr, cfg, device, rng, de
         torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
         scaler.step(optimizer)
         scaler.update()
-        if after_step is not None:
-            after_step()
         totals += stats
         selection += selection_stats(parts, frames)
         batches += 1
@@ -178,8 +174,7 @@ def _train(cfg, main):
         train_set, val_set = load_datasets(root, (cfg.frame_H, cfg.frame_W), cfg.train_vi_len,
                                              cfg.val_vi_len, cfg.anchor_gap, cfg.augment)
     steps_note = size_in_steps(cfg, len(train_set))
-    device, model, optimizer, scheduler, start_epoch, best_psnr, ema = prepare(cfg)
-    scored = ema.model if ema else model  # what is validated and saved as the checkpoint's model
+    device, model, optimizer, scheduler, start_epoch, best_psnr = prepare(cfg)
     if main:
         best_psnr = check_best_checkpoint(run, best_psnr)
     if main:
@@ -201,11 +196,10 @@ def _train(cfg, main):
             lr = lr_at(0) if lr_at else optimizer.param_groups[0]["lr"]  # the epoch's first batch's
             stats = train_one_epoch(train_step_model, loader, optimizer, beta=beta, tfr=tfr, cfg=cfg,
                                     device=device, rng=random.Random(seed),
-                                    desc=f"epoch {epoch + 1}/{cfg.num_epoch}", scaler=scaler, lr_at=lr_at,
-                                    after_step=(lambda: ema.update(model)) if ema else None)
+                                    desc=f"epoch {epoch + 1}/{cfg.num_epoch}", scaler=scaler, lr_at=lr_at)
             scheduler.step()
             if main:
-                val = validate(scored, val_frames, val_poses, seed=cfg.seed, amp=cfg.amp) if validates(cfg, epoch) else {}
+                val = validate(model, val_frames, val_poses, seed=cfg.seed, amp=cfg.amp) if validates(cfg, epoch) else {}
                 if val and not math.isfinite(val["val_psnr"]):
                     raise NonFiniteLossError(f"the validation rollout is not finite (val PSNR {val['val_psnr']})")
                 row = {"epoch": epoch, "lr": lr, "beta": beta, "tfr": tfr, **stats,
@@ -213,7 +207,7 @@ def _train(cfg, main):
                 best_psnr = record_epoch(run, cfg, row, val, val_frames, val_poses, best_psnr,
                                          lambda: training_state(model, optimizer, scheduler, next_epoch=epoch + 1,
                                                                 best_psnr=max(best_psnr, val.get("val_psnr", -math.inf)),
-                                                                cfg=cfg, ema=ema),
+                                                                cfg=cfg),
                                          log)
                 if epoch == start_epoch and epoch + 1 < cfg.num_epoch:
                     print(time_estimate(row["seconds"], cfg.num_epoch - epoch - 1), flush=True)
@@ -230,7 +224,7 @@ def _train(cfg, main):
             path = run.checkpoint("interrupted")
             with saving_despite_signals(path):
                 save_checkpoint(path, training_state(model, optimizer, scheduler, next_epoch=epoch,
-                                                     best_psnr=best_psnr, cfg=cfg, ema=ema))
+                                                     best_psnr=best_psnr, cfg=cfg))
             print(f"\ninterrupted in epoch {epoch + 1}: saved {path}; resume with --ckpt_path {path} "
                   f"(the interrupted epoch is trained again from the weights it had reached)")
         raise  # the CLI exits 130, so a chained command does not go on
@@ -314,8 +308,7 @@ def validate_only(cfg):
         raise UserInputError("--test needs --ckpt_path")
     resume_with_the_runs_flags(cfg)
     root = dataset_root(cfg.DR)
-    device, model, *_, ema = prepare(cfg)
-    model = ema.model if ema else model
+    device, model, *_ = prepare(cfg)
     frames, poses = (x.to(device) for x in load_val_video(root, (cfg.frame_H, cfg.frame_W), cfg.val_vi_len))
     val = validate(model, frames, poses, seed=cfg.seed, amp=cfg.amp)
     require_finite(val["video"], cfg.ckpt_path, model)

@@ -13,7 +13,6 @@ from ..errors import UserInputError
 from ..runtime import channels_last_for, resolve_device, torch_seed
 from ..schedules import cosine_lr_factor, partial_for_epoch
 from . import distributed
-from .ema import WeightAverage
 
 
 def build_model(cfg):
@@ -63,31 +62,20 @@ def seed_epoch(seed, epoch, rank=0):
 
 
 # -- checkpoints of a run -----------------------------------------------------------------------------
-def training_state(model, optimizer, scheduler, *, next_epoch, best_psnr, cfg, ema=None):
-    """What a checkpoint holds: the states, counters, the model's own config and the run's flags. With a
-    weight average (``ema``, modules.train.ema) ``model`` holds the average and ``train_model`` the weights
-    being trained."""
-    weights = {"model": model.state_dict()}
-    if ema is not None:
-        weights = {"model": ema.model.state_dict(), "train_model": model.state_dict(), "ema": ema.state()}
-    return {**weights, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+def training_state(model, optimizer, scheduler, *, next_epoch, best_psnr, cfg):
+    """What a checkpoint holds: the states, counters, the model's own config and the run's flags."""
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             "epoch": next_epoch, "best_psnr": best_psnr, "model_config": config_dict(model.config),
             "config": vars(cfg), "rng": rng_state()}
 
 
-def restore(ckpt_path, model, optimizer=None, scheduler=None, ema=None):
-    """Load a checkpoint into the model (and optimiser/scheduler when present in it): the weights being
-    trained (``train_model`` where the run averaged its weights, else ``model``); the average into ``ema``
-    (a checkpoint without one: ``ema`` starts from the loaded weights).
+def restore(ckpt_path, model, optimizer=None, scheduler=None):
+    """Load a checkpoint into the model (and optimiser/scheduler when present in it).
 
     Returns (next epoch to train, best PSNR so far, the checkpoint's config dict).
     """
     ckpt = load_checkpoint(ckpt_path)
-    averaged = "train_model" in ckpt
-    load_model_weights(model, ckpt["train_model" if averaged else "model"], ckpt_path,
-                       from_flags=bool(ckpt.get("template")))
-    if ema is not None:
-        ema.load(ckpt["model"] if averaged else model.state_dict(), ckpt.get("ema", {}))
+    load_model_weights(model, ckpt["model"], ckpt_path, from_flags=bool(ckpt.get("template")))
     if optimizer is not None and "optimizer" in ckpt and not ckpt.get("template"):
         optimizer.load_state_dict(ckpt["optimizer"])
     if scheduler is not None and "scheduler" in ckpt:
@@ -98,8 +86,7 @@ def restore(ckpt_path, model, optimizer=None, scheduler=None, ema=None):
 
 
 def prepare(cfg):
-    """Device, model, optimiser, scheduler, the state to resume from (if ``--ckpt_path``) and the weight
-    average (``--ema_decay``; None without).
+    """Device, model, optimiser, scheduler and the state to resume from (if ``--ckpt_path``).
 
     Under torchrun the device is this rank's (cuda:LOCAL_RANK, or the CPU with gloo).
     """
@@ -114,19 +101,17 @@ def prepare(cfg):
     model = build_vae(config)
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg)
-    ema = WeightAverage(model, cfg.ema_decay) if getattr(cfg, "ema_decay", 0) else None
     start_epoch, best_psnr, stored = 0, -math.inf, {}
     if cfg.ckpt_path:
-        start_epoch, best_psnr, stored = restore(cfg.ckpt_path, model, optimizer, scheduler, ema)
+        start_epoch, best_psnr, stored = restore(cfg.ckpt_path, model, optimizer, scheduler)
         _note_restored_flags(cfg, stored)
     cfg.schedule_epochs = schedule_length(cfg, stored)
     check_warmup(cfg)
-    for net in (model, *([ema.model] if ema else [])):
-        net.to(device)
-        if channels_last_for(getattr(cfg, "channels_last", None), device.type):
-            net.to(memory_format=torch.channels_last)
+    model.to(device)
+    if channels_last_for(getattr(cfg, "channels_last", None), device.type):
+        model.to(memory_format=torch.channels_last)
     _optimizer_to(optimizer, device)
-    return device, model, optimizer, scheduler, start_epoch, best_psnr, ema
+    return device, model, optimizer, scheduler, start_epoch, best_psnr
 
 
 RESTORED = ("optim", "lr", "milestones")  # the optimiser and LR-scheduler state a resume restores

@@ -10,7 +10,7 @@ ground_truth.gif``: the Kaggle-style PSNR on the raw GIF, the other metrics de-d
 both, as in the shared table), and the Kaggle-style PSNR against the dataset's own (de-dithered) truth.
 ``<gif_root>/peer/NAME_pred.gif`` (a public course solution), when there, and copying frame 0 are scored
 the same way. ``--strips DIR`` writes ``lab4_gif_NAME.png``: frames 1/150/300/450/600 as rows of
-ground truth | ours | peer. ``--segments N``: per N frames of 1..600, the de-dithered silhouette IoU of
+ground truth | ours | peer (``--strip_frames`` others, to ``lab4_gif_NAME_frames.png``). ``--segments N``: per N frames of 1..600, the de-dithered silhouette IoU of
 each video and its dancer's mean size in pixels beside the truth's (where a model loses, e.g. a close-up).
 """
 import argparse
@@ -87,6 +87,7 @@ def main(argv=None):
     parser.add_argument("--ckpt", type=Path, action="append", required=True, help="repeat for several")
     parser.add_argument("--test", action="append", required=True, metavar="NAME=DATASET")
     parser.add_argument("--strips", type=Path, default=None, help="folder for the GT | ours | peer strips")
+    parser.add_argument("--strip_frames", type=int, nargs="+", default=list(STRIP_FRAMES), metavar="F")
     parser.add_argument("--segments", type=int, default=0, metavar="N", help="IoU and dancer size per N frames")
     args = parser.parse_args(argv)
     print("| video: model | Kaggle (raw) | PSNR | moving | vacated | IoU | Kaggle vs de-dithered truth |")
@@ -110,9 +111,10 @@ def main(argv=None):
         if args.strips:
             shown = [truth[0], ours[0][0]] + ([peer[0]] if peer is not None else [])
             args.strips.mkdir(parents=True, exist_ok=True)
-            path = args.strips / f"lab4_gif_{name}.png"
-            strip(shown).save(path)
-            print(f"wrote {path}: frames {', '.join(map(str, STRIP_FRAMES))}, ground truth | ours | peer")
+            chosen = tuple(args.strip_frames) != STRIP_FRAMES
+            path = args.strips / f"lab4_gif_{name}{'_frames' if chosen else ''}.png"
+            strip(shown, frames=args.strip_frames).save(path)
+            print(f"wrote {path}: frames {', '.join(map(str, args.strip_frames))}, ground truth | ours | peer")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from modules.eval.quality import read_gif, score_videos_against  # noqa: E402
 from modules.eval.submission import read_submission, score  # noqa: E402
 from modules.eval.tester import make_submission  # noqa: E402
 from dataloader import load_test_ground_truth  # noqa: E402
-from rollout_strip import stack_rows  # noqa: E402  (bench/, the README picture's row stacking)
+from bench.rollout_strip import stack_rows  # noqa: E402  (the README picture's row stacking)
 
 STRIP_FRAMES = (1, 150, 300, 450, 600)
 STRIP_SCALE = 4

@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # rollout_strip, when imported as bench.real_videos
 
 from modules.config import parse_test_args  # noqa: E402
 from modules.eval.metrics import box_blur, dancer_mask, silhouette_iou, temporal_median  # noqa: E402
@@ -30,7 +31,7 @@ from modules.eval.quality import read_gif, score_videos_against  # noqa: E402
 from modules.eval.submission import read_submission, score  # noqa: E402
 from modules.eval.tester import make_submission  # noqa: E402
 from dataloader import load_test_ground_truth  # noqa: E402
-from bench.rollout_strip import stack_rows  # noqa: E402  (the README picture's row stacking)
+from rollout_strip import stack_rows  # noqa: E402  (bench/, the README picture's row stacking)
 
 STRIP_FRAMES = (1, 150, 300, 450, 600)
 STRIP_SCALE = 4

@@ -288,8 +288,8 @@ class Dataset_Dance(torch.utils.data.Dataset):
     ``video_len=630``: one clip. With ``max_anchor_gap`` G > 0 the clip's frame 0 (the anchor that the model copies and redraws from)
     is replaced by a frame up to G frames earlier in the same video (:func:`video_starts`), drawn
     per clip and epoch: training then sees the far anchors of a 630-frame rollout. ``augment`` (some of
-    ``offset``, ``shift``: modules/data/augment.py) moves the clip grid by a random offset per epoch and
-    shifts clips, deterministically in (seed, epoch, clip).
+    ``offset``, ``shift``, ``nearer``: modules/data/augment.py) moves the clip grid by a random offset per
+    epoch, shifts clips and brings their dancer nearer, deterministically in (seed, epoch, clip).
 
     Items: ``(img, label)``, each float32 (T, 3, frame_H, frame_W) in [0, 1].
     """
@@ -309,6 +309,12 @@ class Dataset_Dance(torch.utils.data.Dataset):
         self.max_anchor_gap = min(max_anchor_gap, self.n_frames)
         self.video_starts = video_starts(self.images[:self.n_frames]) if max_anchor_gap else [0]
         self.augment = check_augments(augment)
+        if "nearer" in self.augment:
+            self.video_starts = video_starts(self.images[:self.n_frames])
+            ends = [*self.video_starts[1:], self.n_frames]
+            # the empty studio: a bright per-pixel percentile (the dancer is darker, and the median keeps
+            # him where he stood for long)
+            self.studios = [torch.quantile(to_float(self.images[a:b]), 0.75, dim=0) for a, b in zip(self.video_starts, ends)]
         if len(self) == 0:
             kept = f" (--partial {partial} keeps {self.n_frames})" if partial < 1 else ""
             raise UserInputError(f"{split / f'{mode}_img'} has {len(images)} frames{kept}: fewer than one clip "
@@ -329,6 +335,9 @@ class Dataset_Dance(torch.utils.data.Dataset):
         """Where this epoch's clip grid starts: 0, or with ``offset`` a frame drawn in [0, T)."""
         return int(self._rng(0, 3).integers(self.video_len)) if "offset" in self.augment else 0
 
+    def _video_of(self, frame):
+        return max(i for i, v in enumerate(self.video_starts) if v <= frame)
+
     def anchor(self, index, start):
         """The frame that stands in for clip ``index``'s frame 0 (``start`` without an anchor gap)."""
         if not self.max_anchor_gap:
@@ -344,7 +353,8 @@ class Dataset_Dance(torch.utils.data.Dataset):
         clip = [self.anchor(index, start), *range(start + 1, start + self.video_len)]
         frames, labels = to_float(self.images[clip]), to_float(self.labels[clip])
         if self.augment:
-            frames, labels = augment_clip(frames, labels, self._rng(index, 2), self.augment)
+            studio = self.studios[self._video_of(start)] if "nearer" in self.augment else None
+            frames, labels = augment_clip(frames, labels, self._rng(index, 2), self.augment, studio)
         return frames, labels
 
 

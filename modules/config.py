@@ -38,7 +38,7 @@ FILL_MODES = ("repeat", "drop")
 # levels of the centre pixel (modules/data/dither.py says why 64).
 DITHER_EDGE = 64
 # Trainer.py --augment: training-clip augmentations (modules/data/augment.py says what each does).
-AUGMENTS = ("offset", "shift")
+AUGMENTS = ("offset", "shift", "nearer")
 # make_dataset.py synthetic --dancers: one dancer in one studio per dataset, or a new one per video.
 DANCER_MODES = ("one", "per_video")
 
@@ -280,7 +280,8 @@ def add_training_args(parser):
                             "video, so training sees the far anchors of a long rollout (default 0: the template's)")
     group.add_argument("--augment", nargs="+", choices=AUGMENTS + ("none",), default=[], metavar="A",
                        help="training-clip augmentations, some of: offset (the clip grid starts anywhere each "
-                            "epoch), shift (frames and poses by up to 1/16 of the frame); none: switch off a "
+                            "epoch), shift (frames and poses by up to 1/16 of the frame), nearer (in half the clips the "
+                            "dancer after frame 0 up to twice as tall, pasted on the studio); none: switch off a "
                             "preset's (default: none, the template's)")
     group.add_argument("--tfr", type=_probability, default=1.0)
     group.add_argument("--tfr_sde", type=_non_negative_int, default=10)

@@ -59,3 +59,35 @@ def test_shifted_clips_are_the_clip_moved_by_at_most_a_sixteenth(make_tiny_datas
         assert match, f"epoch {epoch}: not a shift of the clip within {limits}"
         moves.add(match[0])
     assert len(moves) > 1
+
+
+def test_nearer_magnifies_the_dancer_about_his_centre_on_the_empty_studio():
+    studio = torch.full((3, 16, 32), 0.8)
+    frames = studio.expand(3, 3, 16, 32).clone()
+    frames[:, :, 6:10, 10:14] = 0.1  # a 4 x 4 dancer centred at (8, 12) in pixel edges
+    labels = torch.ones_like(frames)
+    labels[:, :, 7:9, 11:13] = 0.0  # his pose, inside him
+    moved, moved_labels = aug.dancer_nearer(frames, labels, studio, 2.0)
+    assert torch.equal(moved[0], frames[0]) and torch.equal(moved_labels[0], labels[0])  # the anchor stays
+    dark = moved[1:, 0] < 0.45
+    assert dark[:, 4:12, 8:16].all() and dark.sum() == 2 * 8 * 8  # 4 x 4 -> 8 x 8 about its centre
+    assert torch.allclose(moved[1:, :, :3], studio[:, :3].expand(2, 3, 3, 32))  # the rest: the studio
+    assert (moved_labels[1:, 0] < 0.5).sum() == 2 * 4 * 4  # the pose zoomed alike
+    empty = studio.expand(2, 3, 16, 32).clone()
+    assert aug.dancer_nearer(empty, empty, studio, 2.0)[0] is empty  # no dancer: nothing to move
+
+
+def test_nearer_changes_some_clips_after_their_anchor_and_is_repeatable(make_tiny_dataset):
+    root = make_tiny_dataset()
+    plain = Dataset_Dance(root, "train", video_len=8)
+    nearer = Dataset_Dance(root, "train", video_len=8, augment=["nearer"])
+    changed = 0
+    for epoch in range(8):
+        nearer.set_epoch(epoch)
+        frames, labels = nearer[0]
+        assert torch.equal(frames[0], plain[0][0][0])
+        changed += not torch.equal(frames, plain[0][0])
+    assert 0 < changed < 8
+    again = Dataset_Dance(root, "train", video_len=8, augment=["nearer"])
+    again.set_epoch(7)
+    assert torch.equal(again[0][0], nearer[0][0])

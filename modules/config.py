@@ -66,14 +66,13 @@ PRESETS = {
         "num_epoch": 3, "lr_schedule": "cosine", "lr_warmup": 0.3, "val_every": 3, "per_save": 3,
     },
     # The real course data on a GPU (README, "The real dataset"): the quick start's model and recipe at a
-    # batch a GPU affords, clips from anywhere, shifted a little, their dancer sometimes nearer the camera
-    # (the lab4_gif runs' recipe), for a length in
+    # batch a GPU affords, clips from anywhere, shifted a little (the lab4_gif runs' recipe), for a length in
     # steps (~99 epochs of the 23,410-frame train set, 182 steps each; a smaller dataset trains as long).
     # The length is not measured on the full data.
     "lab4": {
         "arch": "pyramid", "F_dim": 64, "L_dim": 32, "N_dim": 8, "D_out_dim": 96,
         "kl_reduction": "mean", "kl_anneal_type": "None", "batch_size": 8, "train_vi_len": 16, "anchor_gap": 400,
-        "augment": ["offset", "shift", "nearer"], "lr": 2e-3, "milestones": [], "partial": 1.0, "num_workers": 0, "tfr": 0.0,
+        "augment": ["offset", "shift"], "lr": 2e-3, "milestones": [], "partial": 1.0, "num_workers": 0, "tfr": 0.0,
         "train_steps": 18_000,
     },
 }

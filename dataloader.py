@@ -15,6 +15,7 @@ in [0, 1]; a batch from a DataLoader is (B, T, 3, H, W).
 
 import hashlib
 import json
+import math
 import os
 import re
 import warnings
@@ -307,14 +308,12 @@ class Dataset_Dance(torch.utils.data.Dataset):
         self.n_frames = int(len(images) * partial)
         # No anchor lies further back than the frames there are (a huge gap would overflow the draw).
         self.max_anchor_gap = min(max_anchor_gap, self.n_frames)
-        self.video_starts = video_starts(self.images[:self.n_frames]) if max_anchor_gap else [0]
         self.augment = check_augments(augment)
+        needs_videos = max_anchor_gap or "nearer" in self.augment
+        self.video_starts = video_starts(self.images[:self.n_frames]) if needs_videos else [0]
         if "nearer" in self.augment:
-            self.video_starts = video_starts(self.images[:self.n_frames])
-            ends = [*self.video_starts[1:], self.n_frames]
-            # the empty studio: a bright per-pixel percentile (the dancer is darker, and the median keeps
-            # him where he stood for long)
-            self.studios = [torch.quantile(to_float(self.images[a:b]), 0.75, dim=0) for a, b in zip(self.video_starts, ends)]
+            self.studios = [empty_studio(self.images[a:b]) for a, b in
+                            zip(self.video_starts, [*self.video_starts[1:], self.n_frames])]
         if len(self) == 0:
             kept = f" (--partial {partial} keeps {self.n_frames})" if partial < 1 else ""
             raise UserInputError(f"{split / f'{mode}_img'} has {len(images)} frames{kept}: fewer than one clip "
@@ -336,13 +335,14 @@ class Dataset_Dance(torch.utils.data.Dataset):
         return int(self._rng(0, 3).integers(self.video_len)) if "offset" in self.augment else 0
 
     def _video_of(self, frame):
+        """Index in ``video_starts`` of the video that holds ``frame``."""
         return max(i for i, v in enumerate(self.video_starts) if v <= frame)
 
     def anchor(self, index, start):
         """The frame that stands in for clip ``index``'s frame 0 (``start`` without an anchor gap)."""
         if not self.max_anchor_gap:
             return start
-        video_start = max(v for v in self.video_starts if v <= start)
+        video_start = self.video_starts[self._video_of(start)]
         gap = int(self._rng(index, 1).integers(self.max_anchor_gap + 1))
         return max(video_start, start - gap)
 
@@ -356,6 +356,17 @@ class Dataset_Dance(torch.utils.data.Dataset):
             studio = self.studios[self._video_of(start)] if "nearer" in self.augment else None
             frames, labels = augment_clip(frames, labels, self._rng(index, 2), self.augment, studio)
         return frames, labels
+
+
+QUANTILE_LIMIT = 2 ** 24  # the most values torch.quantile takes
+
+
+def empty_studio(frames):
+    """The studio without its dancer, (3, H, W) float in [0, 1], from a video's uint8 frames (N, 3, H, W):
+    the per-pixel 75th percentile (the dancer is darker than the studio; a median keeps him where he
+    stood for long), of every frame, or of evenly spaced ones where they hold over QUANTILE_LIMIT values."""
+    step = max(1, math.ceil(frames.numel() / QUANTILE_LIMIT))
+    return torch.quantile(to_float(frames[::step]), 0.75, dim=0)
 
 
 def scan_test_videos(root):

@@ -10,8 +10,9 @@ ground_truth.gif``: the Kaggle-style PSNR on the raw GIF, the other metrics de-d
 both, as in the shared table), and the Kaggle-style PSNR against the dataset's own (de-dithered) truth.
 ``<gif_root>/peer/NAME_pred.gif`` (a public course solution), when there, and copying frame 0 are scored
 the same way. ``--strips DIR`` writes ``lab4_gif_NAME.png``: frames 1/150/300/450/600 as rows of
-ground truth | ours | peer (``--strip_frames`` others, to ``lab4_gif_NAME_frames.png``). ``--segments N``: per N frames of 1..600, the de-dithered silhouette IoU of
-each video and its dancer's mean size in pixels beside the truth's (where a model loses, e.g. a close-up).
+ground truth | ours | peer (``--strip_frames`` others, to ``lab4_gif_NAME_frames.png``). ``--segments N``:
+per N frames of 1..600, the de-dithered silhouette IoU of each video and its dancer's mean size in pixels
+beside the truth's (where a model loses, e.g. a close-up).
 """
 import argparse
 import sys

@@ -91,3 +91,13 @@ def test_nearer_changes_some_clips_after_their_anchor_and_is_repeatable(make_tin
     again = Dataset_Dance(root, "train", video_len=8, augment=["nearer"])
     again.set_epoch(7)
     assert torch.equal(again[0][0], nearer[0][0])
+
+
+def test_the_empty_studio_drops_a_dancer_who_stood_somewhere_a_fifth_of_the_time():
+    from dataloader import empty_studio
+    frames = torch.full((2500, 3, 4, 8), 200, dtype=torch.uint8)
+    frames[:500, :, 1:3, 2:4] = 10  # the dancer's place for the first 500 frames
+    studio = empty_studio(frames)
+    assert studio.shape == (3, 4, 8) and torch.allclose(studio, torch.full_like(studio, 200 / 255))
+    tall = torch.full((700, 3, 160, 256), 200, dtype=torch.uint8)  # 86M values: read every 6th frame
+    assert torch.allclose(empty_studio(tall), torch.full((3, 160, 256), 200 / 255))
